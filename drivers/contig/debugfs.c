@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * debugfs interface of the layout inspector, for tests and benchmarks:
+ *
+ *   # exec 3<>/sys/kernel/debug/contig/layout
+ *   # echo "<pid> <start> <len> [<key>]" >&3     (numbers in C notation)
+ *   # cat <&3
+ *
+ * A write runs contig_layout_query() on the target's mm, keeps the result
+ * with the open file and rewinds it; reads then return the result as
+ * "name value" lines, up to end of file.
+ * Querying another process takes the same permission as reading its
+ * /proc/<pid>/pagemap (PTRACE_MODE_READ), on top of debugfs being
+ * root-only. The stable user ABI is the /dev/contig_dma ioctl; this file
+ * is debugging aid and may change.
+ */
+#include <linux/contig_dma.h>
+#include <linux/debugfs.h>
+#include <linux/init.h>
+#include <linux/mutex.h>
+#include <linux/ptrace.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+struct layout_file {
+	struct mutex lock;	/* serialises write and read on one open file */
+	char buf[256];
+	size_t len;
+};
+
+static int layout_open(struct inode *inode, struct file *file)
+{
+	struct layout_file *lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+
+	if (!lf)
+		return -ENOMEM;
+	mutex_init(&lf->lock);
+	file->private_data = lf;
+	return nonseekable_open(inode, file);
+}
+
+static int layout_release(struct inode *inode, struct file *file)
+{
+	kfree(file->private_data);
+	return 0;
+}
+
+static int query_pid(pid_t nr, unsigned long start, unsigned long len,
+		     u64 key, struct contig_layout *layout)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	int ret;
+
+	task = find_get_task_by_vpid(nr);
+	if (!task)
+		return -ESRCH;
+	mm = mm_access(task, PTRACE_MODE_READ_FSCREDS);
+	put_task_struct(task);
+	if (IS_ERR_OR_NULL(mm))
+		return mm ? PTR_ERR(mm) : -ESRCH;
+	ret = contig_layout_query(mm, start, len, key, layout);
+	mmput(mm);
+	return ret;
+}
+
+static ssize_t layout_write(struct file *file, const char __user *ubuf,
+			    size_t count, loff_t *ppos)
+{
+	struct layout_file *lf = file->private_data;
+	struct contig_layout l;
+	unsigned long start, len;
+	unsigned long long key;
+	char kbuf[96];
+	int pid, n, ret;
+
+	if (count >= sizeof(kbuf))
+		return -EINVAL;
+	if (copy_from_user(kbuf, ubuf, count))
+		return -EFAULT;
+	kbuf[count] = '\0';
+
+	n = sscanf(kbuf, "%d %li %li %lli", &pid, &start, &len, &key);
+	if (n < 3)
+		return -EINVAL;
+	if (n == 3)
+		key = start;
+
+	ret = query_pid(pid, start, len, key, &l);
+	if (ret)
+		return ret;
+
+	mutex_lock(&lf->lock);
+	lf->len = scnprintf(lf->buf, sizeof(lf->buf),
+			    "pages %lu\npresent %lu\nruns %lu\nlongest_run %lu\nchunks_2m %lu\nchunks_1g %lu\n",
+			    l.pages, l.present, l.runs, l.longest_run,
+			    l.chunks_2m, l.chunks_1g);
+	*ppos = 0;
+	mutex_unlock(&lf->lock);
+	return count;
+}
+
+static ssize_t layout_read(struct file *file, char __user *ubuf,
+			   size_t count, loff_t *ppos)
+{
+	struct layout_file *lf = file->private_data;
+	ssize_t ret;
+
+	mutex_lock(&lf->lock);
+	ret = simple_read_from_buffer(ubuf, count, ppos, lf->buf, lf->len);
+	mutex_unlock(&lf->lock);
+	return ret;
+}
+
+static const struct file_operations layout_fops = {
+	.owner		= THIS_MODULE,
+	.open		= layout_open,
+	.release	= layout_release,
+	.read		= layout_read,
+	.write		= layout_write,
+};
+
+static int __init contig_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("contig", NULL);
+
+	debugfs_create_file("layout", 0600, dir, NULL, &layout_fops);
+	return 0;
+}
+late_initcall(contig_debugfs_init);

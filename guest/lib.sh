@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shell helpers for guest tests and benchmarks (sourced).
+
+log() { echo "$CONTIG_TEST_NAME: $*"; }
+
+# Bring eth0 up on QEMU's (restricted) user network and put rxe0 on it.
+# Idempotent.
+guest_rxe_up() {
+	[ -e /sys/class/infiniband/rxe0 ] && return 0
+	ip link set lo up
+	ip link set eth0 up || return 1
+	ip addr add 10.0.2.15/24 dev eth0 2>/dev/null
+	rdma link add rxe0 type rxe netdev eth0 || return 1
+	i=0
+	while [ $i -lt 50 ]; do
+		grep -q ACTIVE /sys/class/infiniband/rxe0/ports/1/state 2>/dev/null &&
+			return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "rxe0 did not become ACTIVE" >&2
+	return 1
+}
+
+# Bind QEMU's edu device (1234:11e8) to vfio-pci. Idempotent.
+guest_vfio_bind() {
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ] || continue
+		[ -e "$d/driver" ] && [ "$(basename "$(readlink "$d/driver")")" = vfio-pci ] && return 0
+		echo 1234 11e8 > /sys/bus/pci/drivers/vfio-pci/new_id 2>/dev/null
+		[ -e "$d/driver" ] || echo "$(basename "$d")" > /sys/bus/pci/drivers/vfio-pci/bind
+		[ -e "$d/driver" ] && return 0
+	done
+	echo "edu device not found or not bound to vfio-pci" >&2
+	return 1
+}
+
+# Free 2 MiB-or-larger blocks in all zones, from /proc/buddyinfo.
+free_huge_blocks() {
+	awk '{ n = 0; for (i = 14; i <= NF; i++) n += $i; s += n } END { print s + 0 }' /proc/buddyinfo
+}
+
+# GID index of rxe0's RoCE v2 IPv4-mapped GID (what perftest's -x wants).
+rxe_gid_index() {
+	for g in /sys/class/infiniband/rxe0/ports/1/gids/*; do
+		i=${g##*/}
+		case "$(cat "$g" 2>/dev/null)" in
+		0000:0000:0000:0000:0000:ffff:*)
+			[ "$(cat /sys/class/infiniband/rxe0/ports/1/gid_attrs/types/$i 2>/dev/null)" = "RoCE v2" ] &&
+				{ echo "$i"; return 0; }
+			;;
+		esac
+	done
+	return 1
+}
+
+# Run a perftest server and client (same guest, over rxe0) with the given
+# extra arguments; the client's report goes to stdout. Fails if either fails.
+perftest_pair() {
+	tool=$1
+	shift
+	gid=$(rxe_gid_index) || { echo "no RoCE v2 IPv4 GID on rxe0" >&2; return 1; }
+	$tool -d rxe0 -x "$gid" -F "$@" > /tmp/perftest-server.out 2>&1 &
+	server=$!
+	sleep 1
+	$tool -d rxe0 -x "$gid" -F "$@" 10.0.2.15 > /tmp/perftest-client.out 2>&1
+	crc=$?
+	wait $server
+	src=$?
+	cat /tmp/perftest-client.out
+	[ $crc = 0 ] && [ $src = 0 ] && return 0
+	echo "--- server:"; cat /tmp/perftest-server.out
+	echo "$tool: client exit $crc, server exit $src" >&2
+	return 1
+}

@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the contig test guest under QEMU TCG (../shared/DESIGN.md §3) and
+# capture its console. The guest powers itself off when done; a hard time
+# limit kills QEMU otherwise (exit status 124).
+#
+# usage: run-guest.sh BZIMAGE INITRD CONSOLE_LOG TIMEOUT_S [APPEND...]
+# env:   QEMU_TRACE_LOG=FILE  also log QEMU's emulated-IOTLB trace events
+#        (vtd_iotlb_page_hit / vtd_iotlb_page_update) to FILE
+#        GUEST_MEM (default 4G), GUEST_CPUS (default 2)
+set -uo pipefail
+
+kernel=${1:?usage: run-guest.sh BZIMAGE INITRD CONSOLE_LOG TIMEOUT_S [APPEND...]}
+initrd=${2:?}
+log=${3:?}
+limit=${4:?}
+shift 4
+
+trace=()
+if [ -n "${QEMU_TRACE_LOG:-}" ]; then
+	rm -f "$QEMU_TRACE_LOG"
+	trace=(-trace enable=vtd_iotlb_page_hit -trace enable=vtd_iotlb_page_update
+	       -D "$QEMU_TRACE_LOG")
+fi
+
+# The user-mode network is restricted: the guest reaches nothing outside
+# itself. rxe and perftest only talk to the guest's own address.
+timeout -s KILL "$limit" qemu-system-x86_64 \
+	-accel tcg -machine q35,kernel-irqchip=split -cpu max \
+	-m "${GUEST_MEM:-4G}" -smp "${GUEST_CPUS:-2}" \
+	-nographic -no-reboot -monitor none -serial stdio \
+	-device intel-iommu,intremap=on,aw-bits=48 \
+	-device edu,dma_mask=0xffffffffffffffff \
+	-nic user,model=virtio-net-pci,restrict=on \
+	"${trace[@]}" \
+	-kernel "$kernel" -initrd "$initrd" \
+	-append "console=ttyS0 panic=-1 intel_iommu=on $*" \
+	</dev/null >"$log" 2>&1
+rc=$?
+[ $rc -eq 137 ] && rc=124
+exit $rc

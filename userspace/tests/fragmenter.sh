@@ -1,0 +1,60 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The fragmenter leaves no free block of order >= 9 in the zones user memory
+# comes from; its --unmovable mode also puts page tables into many more
+# 2 MiB windows; the layout halves still agree on fragmented memory; and
+# every page the fragmenter held reads back intact.
+. /contig/lib.sh
+CONTIG_TEST_NAME=fragmenter
+fail=0
+
+result() { sed -n 's/.*RESULT //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+run_mode() {
+	mode=$1
+	rm -f /tmp/frag.ready
+	fragmenter $mode --hold --ready /tmp/frag.ready > /tmp/frag.out 2>&1 &
+	pid=$!
+	i=0
+	while [ ! -e /tmp/frag.ready ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	cat /tmp/frag.out
+	if [ ! -e /tmp/frag.ready ]; then
+		log "FAIL: fragmenter $mode did not get ready"
+		kill $pid 2>/dev/null
+		return 1
+	fi
+	cat /proc/buddyinfo
+	after=$(result /tmp/frag.out free_order9_after)
+	held=$(result /tmp/frag.out held_mib)
+	# Right now, not only when the fragmenter measured.
+	now=$(awk '$4 != "DMA" { for (i = 14; i <= NF; i++) n += $i } END { print n + 0 }' /proc/buddyinfo)
+	log "mode '${mode:-free}': holding $held MiB, free order>=9 blocks outside DMA: $after at ready, $now now"
+	[ "$after" = 0 ] || { log "FAIL: free 2 MiB blocks remain"; fail=1; }
+	[ "$now" = 0 ] || { log "FAIL: free 2 MiB blocks came back (compaction?)"; fail=1; }
+	if [ "$mode" = --unmovable ]; then
+		tables=$(result /tmp/frag.out pgtables)
+		w0=$(result /tmp/frag.out pgtable_windows_before)
+		w1=$(result /tmp/frag.out pgtable_windows_after)
+		log "page tables: $tables allocated, windows holding one: $w0 -> $w1"
+		# At least a quarter of the new page tables landed in windows
+		# that held none before.
+		[ $((w1 - w0)) -ge $((tables / 4)) ] ||
+			{ log "FAIL: unmovable pages not scattered"; fail=1; }
+	fi
+	layout_agree 16 > /tmp/agree.out 2>&1 || { cat /tmp/agree.out; log "FAIL: layout halves disagree on fragmented memory"; fail=1; }
+	grep "anon-4k key=0x[0-9a-f]* pagemap" /tmp/agree.out | head -n 1
+	kill -TERM $pid
+	wait $pid
+	rc=$?
+	tail -n 1 /tmp/frag.out
+	[ $rc = 0 ] || { log "FAIL: fragmenter exited $rc (corrupt pages?)"; fail=1; }
+	grep -q "VERIFY pages=[1-9][0-9]* corrupt=0" /tmp/frag.out ||
+		{ log "FAIL: held pages not verified"; fail=1; }
+}
+
+run_mode ""
+run_mode --unmovable
+exit $fail

@@ -275,6 +275,7 @@ static struct kunit_suite contig_layout_suite = {
 	.name = "contig_layout",
 	.test_cases = contig_layout_cases,
 };
+
 kunit_test_suite(contig_layout_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the contig layout inspector");

@@ -70,6 +70,7 @@ done
 cp "$top"/userspace/tests/*.sh "$stage/contig/tests/"
 cp "$top"/userspace/bench/*.sh "$stage/contig/bench/" 2>/dev/null || true
 cp "$top/guest/lib.sh" "$stage/contig/lib.sh"
+cp "$top/guest/bench-lib.sh" "$stage/contig/bench-lib.sh"
 cp "$top/guest/init" "$stage/init"
 chmod +x "$stage/init" "$stage"/contig/tests/*.sh
 

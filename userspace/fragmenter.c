@@ -10,11 +10,24 @@
  *    memory is free again, all of it in order-0 pieces.
  * 3. With --unmovable, also scatter unmovable pages: read one byte in each
  *    2 MiB of a large sparse mapping, so that every read allocates a page
- *    table (unmovable) and maps the shared zero page (no data page).
+ *    table (unmovable) and maps the shared zero page (no data page). This
+ *    happens when only the PFNs = 3 (mod 4) are free, a quarter of each
+ *    pageblock: with half of a pageblock free the allocator would claim
+ *    the whole block for unmovable pages and pack the page tables into a
+ *    few blocks; with a quarter it takes single pages from many blocks.
+ *    The other odd PFNs are freed afterwards.
  *
- * kcompactd's proactive compaction would undo step 2 within seconds, so
- * vm.compaction_proactiveness is set to 0 while the fragmenter runs (and
- * restored when it exits). The fragmenter then holds its memory until
+ * The kernel keeps its watermark reserve (vm.min_free_kbytes) and the
+ * lower zones' protection (vm.lowmem_reserve_ratio) free, and since the
+ * allocator splits the smallest free block first, those reserves end up
+ * being exactly the last high-order blocks: step 1 lowers them while it
+ * takes memory, in steps that shrink as free memory does, and restores
+ * them once half of memory is free again. kcompactd's proactive
+ * compaction, and the compaction that kswapd starts after a watermark
+ * boost (triggered when an unmovable allocation steals from a movable
+ * pageblock), would undo step 2 within seconds, so
+ * vm.compaction_proactiveness and vm.watermark_boost_factor are 0 while
+ * the fragmenter runs (restored when it exits). The fragmenter then holds its memory until
  * SIGTERM/SIGINT (--hold), and before it exits checks every byte of every
  * page it still holds: a page that something else moved must still read
  * back exactly what was written.
@@ -75,24 +88,33 @@ static bool check_page(const uint64_t *p, unsigned long id)
 	return true;
 }
 
-/* Free blocks of order >= 9 per zone class: [0] DMA, [1] DMA32/Normal. */
-static void free_huge_blocks(unsigned long out[2])
+/*
+ * From /proc/buddyinfo: free blocks of order >= 9 in all zones (@blocks)
+ * and in the DMA zone alone (@dma_blocks), and free bytes in the buddy
+ * lists (@free).
+ */
+static void buddy_scan(unsigned long *blocks, unsigned long *dma_blocks,
+		       unsigned long *free)
 {
 	char line[512], zone[32];
 	FILE *f = fopen("/proc/buddyinfo", "r");
 
-	out[0] = out[1] = 0;
+	*blocks = *dma_blocks = *free = 0;
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long n[11] = { 0 };
-		int node;
+		int node, o;
 
 		if (sscanf(line, "Node %d, zone %31s %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu",
 			   &node, zone, &n[0], &n[1], &n[2], &n[3], &n[4],
 			   &n[5], &n[6], &n[7], &n[8], &n[9], &n[10]) < 13)
 			continue;
-		out[strcmp(zone, "DMA") ? 1 : 0] += n[9] + n[10];
+		*blocks += n[9] + n[10];
+		if (!strcmp(zone, "DMA"))
+			*dma_blocks += n[9] + n[10];
+		for (o = 0; o <= 10; o++)
+			*free += n[o] * (PAGE_SZ << o);
 	}
 	fclose(f);
 }
@@ -115,23 +137,75 @@ static unsigned long meminfo_kb(const char *key)
 	return v;
 }
 
-static int write_sysctl(const char *path, const char *val, char *old,
-			size_t oldsz)
+struct tunable {
+	const char *path;
+	const char *value;	/* what the fragmenter needs */
+	char saved[32];		/* what to restore */
+	bool set;
+};
+
+static struct tunable held_tunables[] = {
+	{ .path = "/proc/sys/vm/compaction_proactiveness", .value = "0" },
+	{ .path = "/proc/sys/vm/watermark_boost_factor", .value = "0" },
+};
+
+static struct tunable take_tunables[] = {
+	{ .path = "/proc/sys/vm/min_free_kbytes", .value = "1024" },
+	{ .path = "/proc/sys/vm/watermark_scale_factor", .value = "1" },
+	{ .path = "/proc/sys/vm/lowmem_reserve_ratio", .value = "0 0 0 0 0" },
+};
+
+static int write_file(const char *path, const char *val)
 {
-	int fd = open(path, O_RDWR);
+	int fd = open(path, O_WRONLY);
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
-	if (old) {
-		n = read(fd, old, oldsz - 1);
-		old[n > 0 ? n : 0] = '\0';
-		lseek(fd, 0, SEEK_SET);
-	}
 	n = write(fd, val, strlen(val));
 	close(fd);
 	return n < 0 ? -errno : 0;
 }
+
+static int tune(struct tunable *t, int n)
+{
+	int i, ret;
+
+	for (i = 0; i < n; i++) {
+		int fd = open(t[i].path, O_RDONLY);
+		ssize_t got;
+
+		if (fd < 0)
+			return -errno;
+		got = read(fd, t[i].saved, sizeof(t[i].saved) - 1);
+		close(fd);
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		t[i].saved[got] = '\0';
+		ret = write_file(t[i].path, t[i].value);
+		if (ret) {
+			fprintf(stderr, "%s: %s: %s\n", prog, t[i].path,
+				strerror(-ret));
+			return ret;
+		}
+		t[i].set = true;
+		printf("%s: %s = %s (was %s)\n", prog, t[i].path + 10,
+		       t[i].value, strtok(t[i].saved, "\n"));
+	}
+	return 0;
+}
+
+static void untune(struct tunable *t, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].set && !write_file(t[i].path, t[i].saved))
+			t[i].set = false;
+}
+
+#define TUNE(t)		tune(t, sizeof(t) / sizeof(t[0]))
+#define UNTUNE(t)	untune(t, sizeof(t) / sizeof(t[0]))
 
 static int take_chunk(unsigned long bytes, unsigned long *next_id)
 {
@@ -159,27 +233,27 @@ static int take_chunk(unsigned long bytes, unsigned long *next_id)
 }
 
 /* Step 1: take memory until no free block of order >= 9 is left. */
-static int take_memory(unsigned long reserve_kb, unsigned long *taken)
+static int take_memory(unsigned long reserve, unsigned long *taken)
 {
-	unsigned long blocks[2], next_id = 0;
+	unsigned long blocks, dma_blocks, free, next_id = 0;
 	int ret;
 
 	*taken = 0;
 	for (;;) {
-		unsigned long free_kb = meminfo_kb("MemFree"), bytes;
+		unsigned long bytes;
 
-		free_huge_blocks(blocks);
-		if (!blocks[1])
+		buddy_scan(&blocks, &dma_blocks, &free);
+		if (!blocks)
 			return 0;
-		if (free_kb < reserve_kb) {
-			fprintf(stderr, "%s: MemFree %lu kB is down to the reserve with %lu free blocks of order >= 9 left\n",
-				prog, free_kb, blocks[1]);
+		if (free < reserve) {
+			fprintf(stderr, "%s: only %lu kB free with %lu free blocks of order >= 9 left\n",
+				prog, free >> 10, blocks);
 			return -ENOMEM;
 		}
-		/* Big steps while memory is plentiful, 2 MiB ones near the end. */
-		bytes = (free_kb - reserve_kb) * 1024 / 4;
+		/* Big steps while memory is plentiful, small ones near the end. */
+		bytes = free / 4;
 		bytes = bytes > 64 * MIB ? 64 * MIB : bytes;
-		bytes = bytes < 2 * MIB ? 2 * MIB : bytes & ~(2 * MIB - 1);
+		bytes = bytes < 256 * 1024 ? 256 * 1024 : bytes & ~(64 * 1024UL - 1);
 		ret = take_chunk(bytes, &next_id);
 		if (ret)
 			return ret;
@@ -187,12 +261,15 @@ static int take_memory(unsigned long reserve_kb, unsigned long *taken)
 	}
 }
 
-/* Step 2: free the pages at odd PFNs; their even buddies stay held. */
-static int free_odd_pfns(unsigned long *freed)
+/*
+ * Step 2: free the held pages whose PFN matches (pfn & mask) == value; with
+ * mask 1, value 1 that is every odd PFN, and the even buddies stay held.
+ */
+static int free_pfns(unsigned long mask, unsigned long value,
+		     unsigned long *freed)
 {
 	int i, ret;
 
-	*freed = 0;
 	for (i = 0; i < nr_chunks; i++) {
 		struct chunk *c = &chunks[i];
 		uint64_t *pfns = calloc(c->pages, sizeof(*pfns));
@@ -213,7 +290,7 @@ static int free_odd_pfns(unsigned long *freed)
 					prog, p, i);
 				return -EPERM;
 			}
-			if (!(pfns[p] & 1))
+			if (!chunks[i].held[p] || (pfns[p] & mask) != value)
 				continue;
 			if (madvise(c->mem + p * WORDS, PAGE_SZ, MADV_DONTNEED)) {
 				free(pfns);
@@ -301,7 +378,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fragmenter [--unmovable] [--hold] [--ready FILE] [--reserve-mib N]\n"
+		"usage: fragmenter [--unmovable] [--hold] [--ready FILE] [--reserve-kib N]\n"
 		"\n"
 		"Fragment physical memory: take 4 KiB pages until no free 2 MiB block is\n"
 		"left, then free every page at an odd PFN. Needs root.\n"
@@ -309,10 +386,11 @@ static void usage(FILE *f)
 		"  --unmovable      also scatter unmovable pages (page tables)\n"
 		"  --hold           keep the memory until SIGTERM/SIGINT, then verify it\n"
 		"  --ready FILE     create FILE once memory is fragmented\n"
-		"  --reserve-mib N  never let MemFree drop below N MiB (default 32)\n"
+		"  --reserve-kib N  give up when free memory drops below N KiB (default 512)\n"
 		"\n"
-		"Sets vm.compaction_proactiveness to 0 while it runs (compaction would\n"
-		"undo the fragmentation) and restores it on exit.\n");
+		"Sets vm.compaction_proactiveness and vm.watermark_boost_factor to 0\n"
+		"while it runs (compaction would undo the fragmentation), lowers\n"
+		"vm.min_free_kbytes while it takes memory, and restores them all.\n");
 }
 
 int main(int argc, char **argv)
@@ -321,17 +399,15 @@ int main(int argc, char **argv)
 		{ "unmovable", no_argument, NULL, 'u' },
 		{ "hold", no_argument, NULL, 'H' },
 		{ "ready", required_argument, NULL, 'r' },
-		{ "reserve-mib", required_argument, NULL, 'R' },
+		{ "reserve-kib", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *proactive = "/proc/sys/vm/compaction_proactiveness";
-	unsigned long reserve_mib = 32, taken, freed, checked, bad;
-	unsigned long before[2], after[2];
+	unsigned long reserve_kib = 512, taken = 0, freed = 0, checked, bad;
+	unsigned long before, after, dma_before, dma_after, free_before, free_after;
 	long pt_before = 0, pt_after = 0, tables = 0;
 	bool unmovable = false, hold = false;
 	const char *ready = NULL;
-	char old_proactive[32] = "20";
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "uHr:R:h", opts, NULL)) != -1) {
@@ -346,7 +422,7 @@ int main(int argc, char **argv)
 			ready = optarg;
 			break;
 		case 'R':
-			reserve_mib = strtoul(optarg, NULL, 0);
+			reserve_kib = strtoul(optarg, NULL, 0);
 			break;
 		case 'h':
 			usage(stdout);
@@ -357,42 +433,47 @@ int main(int argc, char **argv)
 		}
 	}
 
-	ret = write_sysctl(proactive, "0", old_proactive, sizeof(old_proactive));
+	ret = TUNE(held_tunables);
 	if (ret) {
-		fprintf(stderr, "%s: %s: %s\n", prog, proactive, strerror(-ret));
+		UNTUNE(held_tunables);
 		return 1;
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 
-	free_huge_blocks(before);
-	printf("%s: before: MemFree %lu kB, free blocks of order >= 9: %lu (DMA zone: %lu)\n",
-	       prog, meminfo_kb("MemFree"), before[1], before[0]);
-	ret = take_memory(reserve_mib * 1024, &taken);
+	buddy_scan(&before, &dma_before, &free_before);
+	printf("%s: before: %lu kB free, free blocks of order >= 9: %lu (DMA zone: %lu)\n",
+	       prog, free_before >> 10, before, dma_before);
+	ret = TUNE(take_tunables);
 	if (!ret)
-		ret = free_odd_pfns(&freed);
+		ret = take_memory(reserve_kib * 1024, &taken);
 	if (!ret && unmovable) {
+		ret = free_pfns(3, 3, &freed);
 		pt_before = windows_with_flag(KPF_PGTABLE);
 		tables = meminfo_kb("MemTotal") / 2048;
-		ret = scatter_page_tables(tables);
+		if (!ret)
+			ret = scatter_page_tables(tables);
 		pt_after = windows_with_flag(KPF_PGTABLE);
 	}
+	if (!ret)
+		ret = free_pfns(1, 1, &freed);
+	UNTUNE(take_tunables);
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, strerror(-ret));
-		write_sysctl(proactive, old_proactive, NULL, 0);
+		UNTUNE(held_tunables);
 		return 1;
 	}
-	free_huge_blocks(after);
+	buddy_scan(&after, &dma_after, &free_after);
 	printf("%s: took %lu MiB in 4 KiB pages, freed %lu MiB at odd PFNs, holding %lu MiB\n",
 	       prog, taken / MIB, freed / MIB, (taken - freed) / MIB);
-	printf("%s: after: MemFree %lu kB, free blocks of order >= 9: %lu (DMA zone: %lu)\n",
-	       prog, meminfo_kb("MemFree"), after[1], after[0]);
+	printf("%s: after: %lu kB free, free blocks of order >= 9: %lu (DMA zone: %lu)\n",
+	       prog, free_after >> 10, after, dma_after);
 	if (unmovable)
 		printf("%s: %ld page tables scattered: 2 MiB windows holding a page table %ld -> %ld\n",
 		       prog, tables, pt_before, pt_after);
-	printf("%s: RESULT taken_mib=%lu held_mib=%lu free_kb=%lu free_order9_before=%lu free_order9_after=%lu dma_zone_order9=%lu pgtables=%ld pgtable_windows_before=%ld pgtable_windows_after=%ld\n",
-	       prog, taken / MIB, (taken - freed) / MIB, meminfo_kb("MemFree"),
-	       before[1], after[1], after[0], tables, pt_before, pt_after);
+	printf("%s: RESULT taken_mib=%lu held_mib=%lu free_kb=%lu free_order9_before=%lu free_order9_after=%lu pgtables=%ld pgtable_windows_before=%ld pgtable_windows_after=%ld\n",
+	       prog, taken / MIB, (taken - freed) / MIB, free_after >> 10,
+	       before, after, tables, pt_before, pt_after);
 	fflush(stdout);
 
 	if (ready) {
@@ -406,6 +487,6 @@ int main(int argc, char **argv)
 
 	bad = verify_held(&checked);
 	printf("%s: VERIFY pages=%lu corrupt=%lu\n", prog, checked, bad);
-	write_sysctl(proactive, old_proactive, NULL, 0);
+	UNTUNE(held_tunables);
 	return bad ? 1 : 0;
 }

@@ -28,12 +28,13 @@
 #include <linux/mm.h>
 #include <linux/pagewalk.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <kunit/visibility.h>
 
 #include "layout.h"
 
-#define CONTIG_SZ_2M	(2ULL << 20)
-#define CONTIG_SZ_1G	(1ULL << 30)
+#define CONTIG_SZ_2M	((u64)SZ_2M)
+#define CONTIG_SZ_1G	((u64)SZ_1G)
 
 /* Number of @size-aligned chunks of key space inside [key, key + bytes). */
 static unsigned long aligned_chunks(u64 key, u64 bytes, u64 size)
@@ -154,7 +155,7 @@ static int layout_pmd_entry(pmd_t *pmd, unsigned long addr,
 			    unsigned long end, struct mm_walk *walk)
 {
 	struct contig_layout_acc *acc = walk->private;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* page-table lock of @pmd or its PTE page */
 	pte_t *start_pte, *ptep;
 
 	/* Read a huge PMD in place: the default walk would split it. */

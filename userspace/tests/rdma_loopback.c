@@ -33,6 +33,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <infiniband/verbs.h>
+
+#include "lib/layout.h"
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,6 +67,7 @@ struct stats {
 	unsigned int failed;
 	unsigned long long reg_first_us;
 	unsigned long long reg_repeat_us;
+	struct layout a_layout;	/* buffer A while registered (pinned) */
 };
 
 struct region {
@@ -593,6 +596,17 @@ static int setup_memory(struct test *t, size_t size, struct stats *st)
 		return -1;
 	info("reg_mr A (%zu MiB): first %llu us, repeated %llu us",
 	     size >> 20, st->reg_first_us, st->reg_repeat_us);
+	/*
+	 * A is pinned now, so its runs are exactly the physically contiguous
+	 * runs ib_umem_get() merged into scatterlist entries (rxe's maximum
+	 * segment size is UINT_MAX, so no run is split).
+	 */
+	if (layout_from_pagemap(0, (uintptr_t)t->a.addr, size,
+				(uintptr_t)t->a.addr, &st->a_layout))
+		info("no layout of A (pagemap needs root)");
+	info("A while registered: %lu runs (sg entries), longest %lu pages, %lu congruent 2 MiB chunks",
+	     st->a_layout.runs, st->a_layout.longest_run,
+	     st->a_layout.chunks_2m);
 	if (reg_region(t, &t->b, &us) || reg_region(t, &t->c, &us))
 		return -1;
 	return 0;
@@ -850,14 +864,20 @@ static void print_result(const struct options *o, const struct stats *st)
 	if (o->json)
 		printf("{\"size_mib\": %u, \"writes_ok\": %u, \"reads_ok\": %u, "
 		       "\"failed\": %u, \"reg_first_us\": %llu, "
-		       "\"reg_repeat_us\": %llu}\n",
+		       "\"reg_repeat_us\": %llu, \"sg_entries\": %lu, "
+		       "\"longest_run\": %lu, \"chunks_2m\": %lu, "
+		       "\"chunks_1g\": %lu}\n",
 		       o->size_mib, st->writes_ok, st->reads_ok, st->failed,
-		       st->reg_first_us, st->reg_repeat_us);
+		       st->reg_first_us, st->reg_repeat_us, st->a_layout.runs,
+		       st->a_layout.longest_run, st->a_layout.chunks_2m,
+		       st->a_layout.chunks_1g);
 	else
 		printf(PROG ": RESULT size_mib=%u writes_ok=%u reads_ok=%u "
-		       "failed=%u reg_first_us=%llu reg_repeat_us=%llu\n",
+		       "failed=%u reg_first_us=%llu reg_repeat_us=%llu "
+		       "sg_entries=%lu chunks_2m=%lu\n",
 		       o->size_mib, st->writes_ok, st->reads_ok, st->failed,
-		       st->reg_first_us, st->reg_repeat_us);
+		       st->reg_first_us, st->reg_repeat_us, st->a_layout.runs,
+		       st->a_layout.chunks_2m);
 	fflush(stdout);
 }
 

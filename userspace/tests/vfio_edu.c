@@ -24,7 +24,7 @@
  * Expected environment: QEMU q35 guest with intel-iommu and an edu device
  * (1234:11e8) bound to vfio-pci, debugfs and tracefs mounted, run as root.
  */
-#define _GNU_SOURCE
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +44,8 @@
 #include <unistd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
+
+#include "lib/layout.h"
 
 #define PROG			"vfio_edu"
 
@@ -90,6 +92,7 @@ struct result {
 	unsigned long leaves_2m;
 	unsigned long leaves_1g;
 	uint64_t map_us;
+	struct layout layout;	/* of the buffer at its IOVA, while mapped */
 	unsigned long dma_ok;
 	unsigned long dma_failed;
 	bool mapped;		/* VFIO_IOMMU_MAP_DMA succeeded */
@@ -698,6 +701,11 @@ static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r)
 	r->map_us = (t1 - t0) / 1000;
 	ret = trace_count_maps(b, &r->map_calls);
 	trace_stop();
+	if (layout_from_pagemap(0, (uintptr_t)b->va, b->size, b->iova,
+				&r->layout))
+		log_info("no layout of the buffer (pagemap needs root)");
+	log_info("buffer while mapped: %lu physically contiguous runs, %lu congruent 2 MiB chunks, %lu 1 GiB",
+		 r->layout.runs, r->layout.chunks_2m, r->layout.chunks_1g);
 	log_info("mapped %zu MiB at iova 0x%" PRIx64 " in %" PRIu64
 		 " us with %lu iommu_map calls", b->size >> 20, b->iova,
 		 r->map_us, r->map_calls);
@@ -969,10 +977,12 @@ static void print_result(const struct options *o, const struct result *r)
 		printf("{\"size_mib\":%lu,\"iova\":\"0x%" PRIx64 "\","
 		       "\"map_calls\":%lu,\"leaves_4k\":%lu,\"leaves_2m\":%lu,"
 		       "\"leaves_1g\":%lu,\"map_us\":%" PRIu64 ","
-		       "\"dma_ok\":%lu,\"dma_failed\":%lu}\n",
+		       "\"dma_ok\":%lu,\"dma_failed\":%lu,\"runs\":%lu,"
+		       "\"chunks_2m\":%lu,\"chunks_1g\":%lu}\n",
 		       o->size_mib, o->iova, r->map_calls, r->leaves_4k,
 		       r->leaves_2m, r->leaves_1g, r->map_us, r->dma_ok,
-		       r->dma_failed);
+		       r->dma_failed, r->layout.runs, r->layout.chunks_2m,
+		       r->layout.chunks_1g);
 	else
 		printf(PROG ": RESULT size_mib=%lu iova=0x%" PRIx64
 		       " map_calls=%lu leaves_4k=%lu leaves_2m=%lu"

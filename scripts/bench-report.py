@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Gather a bench/demo guest run into a table and results.json.
+
+Reads the CONTIG-BENCH-JSON lines the guest printed, adds the emulated
+IOTLB counts (QEMU's vtd_iotlb_page_hit / vtd_iotlb_page_update trace
+events) for each VFIO scenario by the IOVA range it mapped, prints one
+table with every side of every comparison, and writes results.json with
+keys named after the metrics of DESIGN §5. Exits non-zero when the guest
+did not finish, reported an error, or the kernel log has a splat.
+"""
+import argparse
+import json
+import re
+import sys
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from report import SPLAT_RE  # noqa: E402
+
+IOVA_RE = re.compile(r"(?:iova|addr)\s*[=:]?\s*0x([0-9a-fA-F]+)")
+
+
+def iotlb_counts(trace_path):
+    """[(event, iova)] for the IOTLB page hit/update events in QEMU's log."""
+    events = []
+    try:
+        f = open(trace_path, errors="replace")
+    except OSError:
+        return None
+    for line in f:
+        kind = ("miss" if "vtd_iotlb_page_update" in line else
+                "hit" if "vtd_iotlb_page_hit" in line else None)
+        if not kind:
+            continue
+        m = IOVA_RE.search(line)
+        if m:
+            events.append((kind, int(m.group(1), 16)))
+    return events
+
+
+def metrics(rec, events):
+    """Flatten one measurement into DESIGN §5 metric keys."""
+    r = rec.get("result") or {}
+    out = {"scenario": rec["scenario"], "memory": rec["memory"],
+           "side": rec["side"]}
+    if rec["scenario"].startswith("vfio-map"):
+        iova, size = int(r["iova"], 16), r["size_mib"] << 20
+        out.update({
+            "size_mib": r["size_mib"], "iova": r["iova"],
+            "M1_leaves_4k": r["leaves_4k"], "M1_leaves_2m": r["leaves_2m"],
+            "M1_leaves_1g": r["leaves_1g"], "M2_map_calls": r["map_calls"],
+            "map_dma_us": r["map_us"], "runs": r["runs"],
+            "chunks_2m": r["chunks_2m"], "chunks_1g": r["chunks_1g"],
+            "dma_round_trips": r["dma_ok"],
+        })
+        if events is not None:
+            mine = [k for k, a in events if iova <= a < iova + size]
+            transfers = 2 * r["dma_ok"]
+            out["M5_iotlb_misses"] = mine.count("miss")
+            out["M5_iotlb_hits"] = mine.count("hit")
+            out["M5_iotlb_misses_per_dma"] = (
+                round(mine.count("miss") / transfers, 3) if transfers else None)
+    elif rec["scenario"].startswith("rdma-reg"):
+        out.update({
+            "size_mib": r["size_mib"], "M3_sg_entries": r["sg_entries"],
+            "chunks_2m": r["chunks_2m"], "chunks_1g": r["chunks_1g"],
+            "M6_reg_mr_first_us": r["reg_first_us"],
+            "M6_reg_mr_repeat_us": r["reg_repeat_us"],
+            "rdma_ops_verified": r["writes_ok"] + r["reads_ok"],
+        })
+    elif rec["scenario"].startswith("ib_write_bw"):
+        out["M6_bw_avg_mbps"] = r["bw_avg_mbps"]
+    else:
+        out.update(r)
+    return out
+
+
+ROWS = [
+    ("physically contiguous runs", "runs"),
+    ("congruent 2 MiB chunks", "chunks_2m"),
+    ("M1 IOMMU leaves 4K", "M1_leaves_4k"),
+    ("M1 IOMMU leaves 2M", "M1_leaves_2m"),
+    ("M1 IOMMU leaves 1G", "M1_leaves_1g"),
+    ("M2 iommu_map calls", "M2_map_calls"),
+    ("VFIO_IOMMU_MAP_DMA us", "map_dma_us"),
+    ("M5 IOTLB misses per DMA", "M5_iotlb_misses_per_dma"),
+    ("M3 ib_umem sg entries", "M3_sg_entries"),
+    ("M6 ibv_reg_mr first us", "M6_reg_mr_first_us"),
+    ("M6 ibv_reg_mr repeat us", "M6_reg_mr_repeat_us"),
+    ("M6 ib_write_bw MB/s", "M6_bw_avg_mbps"),
+    ("free 2 MiB blocks", "free_order9_blocks"),
+]
+
+
+def table(results):
+    cols = []
+    for r in results:
+        col = (r["memory"], r["side"])
+        if col not in cols:
+            cols.append(col)
+    merged = {c: {} for c in cols}
+    for r in results:
+        merged[(r["memory"], r["side"])].update(r)
+    head = ["metric"] + [f"{m} / {s}" for m, s in cols]
+    lines = []
+    for label, key in ROWS:
+        if not any(key in merged[c] for c in cols):
+            continue
+        lines.append([label] + [str(merged[c].get(key, "-")) for c in cols])
+    # Times are noisy under TCG: give the ratio to the first column.
+    for label, key in (("VFIO map time ratio", "map_dma_us"),
+                       ("ibv_reg_mr first ratio", "M6_reg_mr_first_us")):
+        base = merged[cols[0]].get(key)
+        if base:
+            lines.append([label] + [
+                f"{merged[c][key] / base:.2f}x" if merged[c].get(key) else "-"
+                for c in cols])
+    widths = [max(len(row[i]) for row in [head] + lines)
+              for i in range(len(head))]
+    fmt = "  ".join("{:<%d}" % w for w in widths)
+    print(fmt.format(*head))
+    print(fmt.format(*["-" * w for w in widths]))
+    for row in lines:
+        print(fmt.format(*row))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--console", required=True)
+    ap.add_argument("--qemu-trace")
+    ap.add_argument("--guest-rc", type=int, default=0)
+    ap.add_argument("--json", required=True)
+    args = ap.parse_args()
+
+    lines = open(args.console, errors="replace").read().splitlines()
+    events = iotlb_counts(args.qemu_trace) if args.qemu_trace else None
+    results, errors = [], []
+    for line in lines:
+        m = re.search(r"CONTIG-BENCH-JSON (\{.*\})\s*$", line)
+        if m:
+            try:
+                results.append(metrics(json.loads(m.group(1)), events))
+            except (ValueError, KeyError, TypeError) as e:
+                errors.append(f"bad measurement ({e}): {line}")
+        m = re.search(r"CONTIG-BENCH-ERROR (.*)", line)
+        if m:
+            errors.append(m.group(1))
+    splats = [l for l in lines if SPLAT_RE.search(l)]
+    if not any("CONTIG-GUEST-DONE" in l for l in lines) or args.guest_rc:
+        errors.append(f"guest did not finish (qemu exit {args.guest_rc})")
+    errors += ["kernel splat: " + s for s in splats[:5]]
+
+    with open(args.json, "w") as f:
+        json.dump({"results": results, "errors": errors}, f, indent=1)
+    if results:
+        table(results)
+    print(f"results: {args.json}")
+    for e in errors:
+        print("ERROR:", e)
+    return 1 if errors or not results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: every measurement of DESIGN §5 the kernel can make today, on
+# fresh memory and on memory fragmented by the fragmenter. Today only the
+# stock kernel paths exist ("stock" side): this is the baseline every later
+# change is compared against, in the same run.
+. /contig/lib.sh
+. /contig/bench-lib.sh
+bench_failed=0
+SIZE=256
+SWEEP=256	# edu round trips spread over the buffer (1 MiB stride)
+
+measure() {
+	memory=$1 iova=$2
+	out=$(vfio_edu --size $SIZE --iova $iova --offsets $SWEEP --json) ||
+		fail_bench "vfio_edu on $memory memory"
+	emit vfio-map-anon-${SIZE}M "$memory" stock "${out:-null}"
+	out=$(rdma_loopback --size $SIZE --offsets 16 --json) ||
+		fail_bench "rdma_loopback on $memory memory"
+	emit rdma-reg-anon-${SIZE}M "$memory" stock "${out:-null}"
+	if perftest_pair ib_write_bw -s 65536 -n 500 > /tmp/bw.out 2>&1; then
+		emit ib_write_bw-64K "$memory" stock \
+			"{\"bw_avg_mbps\": $(perftest_bw_avg /tmp/bw.out)}"
+	else
+		cat /tmp/bw.out
+		fail_bench "ib_write_bw on $memory memory"
+	fi
+}
+
+guest_rxe_up || fail_bench "rxe setup"
+guest_vfio_bind || fail_bench "vfio bind"
+
+measure fresh 0x40000000
+
+start_fragmenter || { fail_bench "fragmenter"; exit 1; }
+blocks=$(free_huge_blocks)
+emit fragmenter fragmented stock "{\"free_order9_blocks\": $blocks}"
+[ "$blocks" = 0 ] || fail_bench "memory not fragmented ($blocks free 2 MiB blocks)"
+# A different IOVA per scenario lets the host attribute QEMU's IOTLB events.
+measure fragmented 0x100000000
+stop_fragmenter || fail_bench "fragmenter found corrupt pages"
+exit $bench_failed

@@ -19,13 +19,12 @@ fail_bench() {
 # Start the fragmenter (its arguments), wait until memory is fragmented.
 start_fragmenter() {
 	rm -f /tmp/frag.ready
+	mkfifo /tmp/frag.ready
 	fragmenter --hold --ready /tmp/frag.ready "$@" > /tmp/frag.out 2>&1 &
 	frag_pid=$!
-	while [ ! -e /tmp/frag.ready ] && kill -0 $frag_pid 2>/dev/null; do
-		sleep 0.5
-	done
+	read -r state < /tmp/frag.ready
 	cat /tmp/frag.out
-	[ -e /tmp/frag.ready ]
+	[ "$state" = ready ]
 }
 
 # Stop the fragmenter; it verifies every page it held before exiting.

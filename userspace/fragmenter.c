@@ -7,15 +7,17 @@
  *    block of order >= 9 in the zones user memory comes from.
  * 2. Free every page whose PFN is odd (MADV_DONTNEED). Its buddy, the even
  *    PFN next to it, stays held, so no freed page can merge: about half of
- *    memory is free again, all of it in order-0 pieces.
- * 3. With --unmovable, also scatter unmovable pages: read one byte in each
- *    2 MiB of a large sparse mapping, so that every read allocates a page
- *    table (unmovable) and maps the shared zero page (no data page). This
- *    happens when only the PFNs = 3 (mod 4) are free, a quarter of each
- *    pageblock: with half of a pageblock free the allocator would claim
- *    the whole block for unmovable pages and pack the page tables into a
- *    few blocks; with a quarter it takes single pages from many blocks.
- *    The other odd PFNs are freed afterwards.
+ *    memory is free again, in order-0 pieces (and, in one 2 MiB window of
+ *    16, order-3 pieces that keep small kernel allocations working; see
+ *    frees_in_step2()).
+ * 3. With --unmovable, also scatter unmovable pages: long-term pin one
+ *    held page in every 2 MiB window (io_uring fixed buffers, pinned with
+ *    FOLL_LONGTERM like RDMA and VFIO pins). Left to the allocator, other
+ *    unmovable kernel pages (page tables, slabs) pile up in the few
+ *    pageblocks it already keeps for them, by design; pins put one into
+ *    every window, deterministically.
+ * 4. Take, as THPs, the few free 2 MiB blocks that form again when the
+ *    per-CPU free lists drain into the buddy lists.
  *
  * The kernel keeps its watermark reserve (vm.min_free_kbytes) and the
  * lower zones' protection (vm.lowmem_reserve_ratio) free, and since the
@@ -40,7 +42,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,8 +54,6 @@
 #define PAGE_SZ		4096UL
 #define WORDS		(PAGE_SZ / 8)
 #define MIB		(1UL << 20)
-#define KPF_SLAB	7
-#define KPF_PGTABLE	26
 #define MAX_CHUNKS	4096
 
 struct chunk {
@@ -117,24 +120,6 @@ static void buddy_scan(unsigned long *blocks, unsigned long *dma_blocks,
 			*free += n[o] * (PAGE_SZ << o);
 	}
 	fclose(f);
-}
-
-static unsigned long meminfo_kb(const char *key)
-{
-	char line[256];
-	unsigned long v = 0;
-	size_t kl = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			v = strtoul(line + kl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
 }
 
 struct tunable {
@@ -262,11 +247,27 @@ static int take_memory(unsigned long reserve, unsigned long *taken)
 }
 
 /*
- * Step 2: free the held pages whose PFN matches (pfn & mask) == value; with
- * mask 1, value 1 that is every odd PFN, and the even buddies stay held.
+ * Which held pages step 2 frees. In most 2 MiB windows, every odd PFN: the
+ * even buddy stays held, so nothing merges. In one window of 16, every
+ * page whose PFN has bit 3 set instead: free order-3 blocks whose buddies
+ * stay held. With nothing but order-0 pages free, every order-1..3 kernel
+ * allocation (slabs, pipe buffers, socket buffers) would depend on direct
+ * compaction, which in practice ends in the OOM killer; these blocks are
+ * its reserve. User pages come from order-0 blocks first, so buffers are
+ * still built from scattered 4 KiB pages.
  */
-static int free_pfns(unsigned long mask, unsigned long value,
-		     unsigned long *freed)
+static bool is_reserve_window(uint64_t pfn)
+{
+	return (pfn >> 9) % 16 == 0;
+}
+
+static bool frees_in_step2(uint64_t pfn)
+{
+	return is_reserve_window(pfn) ? pfn & 8 : pfn & 1;
+}
+
+/* Step 2: free the held pages @want picks. */
+static int free_pfns(bool (*want)(uint64_t pfn), unsigned long *freed)
 {
 	int i, ret;
 
@@ -284,13 +285,15 @@ static int free_pfns(unsigned long mask, unsigned long value,
 			return ret;
 		}
 		for (p = 0; p < c->pages; p++) {
+			if (!c->held[p])
+				continue;
 			if (!pfns[p]) {
 				free(pfns);
 				fprintf(stderr, "%s: page %lu of chunk %d is not present (no PFN: not root?)\n",
 					prog, p, i);
 				return -EPERM;
 			}
-			if (!chunks[i].held[p] || (pfns[p] & mask) != value)
+			if (!want(pfns[p]))
 				continue;
 			if (madvise(c->mem + p * WORDS, PAGE_SZ, MADV_DONTNEED)) {
 				free(pfns);
@@ -304,47 +307,120 @@ static int free_pfns(unsigned long mask, unsigned long value,
 	return 0;
 }
 
-/* 2 MiB physical windows holding at least one page with a given flag. */
-static long windows_with_flag(int bit)
+/*
+ * Step 4: pages that sat in the per-CPU free lists while memory was taken
+ * reach the buddy lists a few seconds later (pcp high decay) and can merge
+ * into free 2 MiB blocks again. Wait for that, and take each such block
+ * whole as a THP: the fault path for a VMA without MADV_HUGEPAGE uses a
+ * light allocation that takes a free block as it is and never compacts.
+ * Done when two scans a second apart find no free block.
+ */
+static int settle(unsigned long *thps)
 {
-	static uint64_t buf[512];
-	long windows = 0;
-	off_t off = 0;
-	int fd = open("/proc/kpageflags", O_RDONLY);
+	unsigned long blocks, dma_blocks, free;
+	int quiet = 0, rounds;
 
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
-		int i;
+	*thps = 0;
+	for (rounds = 0; rounds < 60 && quiet < 2; rounds++) {
+		sleep(1);
+		buddy_scan(&blocks, &dma_blocks, &free);
+		if (!blocks) {
+			quiet++;
+			continue;
+		}
+		quiet = 0;
+		while (blocks--) {
+			char *p = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			char *huge;
 
-		if (n <= 0)
-			break;
-		for (i = 0; i < n / 8; i++)
-			if (buf[i] & (1ULL << bit)) {
-				windows++;
-				break;
-			}
-		off += n;
+			if (p == MAP_FAILED)
+				return -errno;
+			huge = (char *)(((unsigned long)p + 2 * MIB - 1) &
+					~(2 * MIB - 1));
+			*huge = 1;
+			(*thps)++;
+		}
 	}
-	close(fd);
-	return windows;
+	return quiet >= 2 ? 0 : -EAGAIN;
 }
 
-/* Step 3: one page table per 2 MiB of a sparse, read-only mapping. */
-static long scatter_page_tables(unsigned long count)
+/*
+ * Step 3 (--unmovable): long-term pin one held page in every 2 MiB window
+ * that holds any, by registering them as io_uring fixed buffers
+ * (FOLL_LONGTERM, as RDMA and VFIO pin). A pinned page cannot be migrated
+ * or exchanged: every window now contains an unmovable page, which is
+ * what a contiguity engine must find its way around. The pins last until
+ * the fragmenter exits.
+ */
+static int pin_scattered(unsigned long *pinned, unsigned long *windows)
 {
-	volatile char *area;
-	unsigned long i;
-	long sum = 0;
+	struct io_uring_params params = { 0 };
+	unsigned long nr_windows = 0, n = 0, p;
+	struct iovec *iov = NULL;
+	uint8_t *seen = NULL;
+	int i, fd, ret = 0;
 
-	area = mmap(NULL, count * 2 * MIB, PROT_READ,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (area == MAP_FAILED)
-		return -errno;
-	for (i = 0; i < count; i++)
-		sum += area[i * 2 * MIB];
-	return sum ? -EIO : 0;	/* the zero page reads as zero */
+	*pinned = *windows = 0;
+	for (i = 0; i < nr_chunks; i++)
+		n += chunks[i].pages;
+	iov = calloc(n, sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
+	n = 0;
+	for (i = 0; !ret && i < nr_chunks; i++) {
+		uint64_t *pfns = calloc(chunks[i].pages, sizeof(*pfns));
+
+		ret = pfns ? pagemap_pfns(0, (unsigned long)chunks[i].mem,
+					  chunks[i].pages * PAGE_SZ, pfns) : -ENOMEM;
+		for (p = 0; !ret && p < chunks[i].pages; p++) {
+			unsigned long w = pfns[p] / 512;
+
+			if (!chunks[i].held[p] || !pfns[p])
+				continue;
+			if (w >= nr_windows) {
+				uint8_t *grown = realloc(seen, w + 1);
+
+				if (!grown) {
+					ret = -ENOMEM;
+					break;
+				}
+				memset(grown + nr_windows, 0, w + 1 - nr_windows);
+				seen = grown;
+				nr_windows = w + 1;
+			}
+			if (seen[w])
+				continue;
+			seen[w] = 1;
+			iov[n].iov_base = chunks[i].mem + p * WORDS;
+			iov[n].iov_len = PAGE_SZ;
+			n++;
+		}
+		free(pfns);
+	}
+	free(seen);
+	if (ret)
+		goto out;
+
+	fd = syscall(__NR_io_uring_setup, 1, &params);
+	if (fd < 0) {
+		ret = -errno;
+		fprintf(stderr, "%s: io_uring_setup: %s\n", prog, strerror(errno));
+		goto out;
+	}
+	/* At most IORING_MAX_REG_BUFFERS (16384): one per window is far less. */
+	if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_BUFFERS, iov,
+		    n) < 0) {
+		ret = -errno;
+		fprintf(stderr, "%s: pinning %lu pages: %s\n", prog, n,
+			strerror(errno));
+		close(fd);
+		goto out;
+	}
+	*pinned = *windows = n;	/* one page in each window */
+out:
+	free(iov);
+	return ret;
 }
 
 static unsigned long verify_held(unsigned long *checked)
@@ -383,9 +459,11 @@ static void usage(FILE *f)
 		"Fragment physical memory: take 4 KiB pages until no free 2 MiB block is\n"
 		"left, then free every page at an odd PFN. Needs root.\n"
 		"\n"
-		"  --unmovable      also scatter unmovable pages (page tables)\n"
+		"  --unmovable      also long-term pin one page in every 2 MiB window\n"
 		"  --hold           keep the memory until SIGTERM/SIGINT, then verify it\n"
-		"  --ready FILE     create FILE once memory is fragmented\n"
+		"  --ready FILE     write \"ready\" to FILE once memory is fragmented; FILE\n"
+		"                   is opened at start, so a reader of a FIFO sees end of\n"
+		"                   file instead if the fragmenter dies first\n"
 		"  --reserve-kib N  give up when free memory drops below N KiB (default 512)\n"
 		"\n"
 		"Sets vm.compaction_proactiveness and vm.watermark_boost_factor to 0\n"
@@ -405,9 +483,11 @@ int main(int argc, char **argv)
 	};
 	unsigned long reserve_kib = 512, taken = 0, freed = 0, checked, bad;
 	unsigned long before, after, dma_before, dma_after, free_before, free_after;
-	long pt_before = 0, pt_after = 0, tables = 0;
+	unsigned long pinned = 0, pinned_windows = 0;
+	unsigned long thps = 0;
 	bool unmovable = false, hold = false;
 	const char *ready = NULL;
+	int ready_fd = -1;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "uHr:R:h", opts, NULL)) != -1) {
@@ -440,6 +520,20 @@ int main(int argc, char **argv)
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	/*
+	 * Open the readiness file now: waiting on a FIFO needs no polling
+	 * (forking a poller at the edge of memory would invite the OOM
+	 * killer), and a reader sees end of file if we die.
+	 */
+	if (ready) {
+		ready_fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (ready_fd < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, ready,
+				strerror(errno));
+			UNTUNE(held_tunables);
+			return 1;
+		}
+	}
 
 	buddy_scan(&before, &dma_before, &free_before);
 	printf("%s: before: %lu kB free, free blocks of order >= 9: %lu (DMA zone: %lu)\n",
@@ -447,17 +541,13 @@ int main(int argc, char **argv)
 	ret = TUNE(take_tunables);
 	if (!ret)
 		ret = take_memory(reserve_kib * 1024, &taken);
-	if (!ret && unmovable) {
-		ret = free_pfns(3, 3, &freed);
-		pt_before = windows_with_flag(KPF_PGTABLE);
-		tables = meminfo_kb("MemTotal") / 2048;
-		if (!ret)
-			ret = scatter_page_tables(tables);
-		pt_after = windows_with_flag(KPF_PGTABLE);
-	}
 	if (!ret)
-		ret = free_pfns(1, 1, &freed);
+		ret = free_pfns(frees_in_step2, &freed);
 	UNTUNE(take_tunables);
+	if (!ret)
+		ret = settle(&thps);
+	if (!ret && unmovable)
+		ret = pin_scattered(&pinned, &pinned_windows);
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, strerror(-ret));
 		UNTUNE(held_tunables);
@@ -466,22 +556,20 @@ int main(int argc, char **argv)
 	buddy_scan(&after, &dma_after, &free_after);
 	printf("%s: took %lu MiB in 4 KiB pages, freed %lu MiB at odd PFNs, holding %lu MiB\n",
 	       prog, taken / MIB, freed / MIB, (taken - freed) / MIB);
+	printf("%s: %lu free 2 MiB blocks formed again from per-CPU lists; taken as THPs\n",
+	       prog, thps);
 	printf("%s: after: %lu kB free, free blocks of order >= 9: %lu (DMA zone: %lu)\n",
 	       prog, free_after >> 10, after, dma_after);
 	if (unmovable)
-		printf("%s: %ld page tables scattered: 2 MiB windows holding a page table %ld -> %ld\n",
-		       prog, tables, pt_before, pt_after);
-	printf("%s: RESULT taken_mib=%lu held_mib=%lu free_kb=%lu free_order9_before=%lu free_order9_after=%lu pgtables=%ld pgtable_windows_before=%ld pgtable_windows_after=%ld\n",
+		printf("%s: %lu pages long-term pinned, one in each of %lu 2 MiB windows\n",
+		       prog, pinned, pinned_windows);
+	printf("%s: RESULT taken_mib=%lu held_mib=%lu free_kb=%lu free_order9_before=%lu free_order9_after=%lu pinned=%lu pinned_windows=%lu thps=%lu\n",
 	       prog, taken / MIB, (taken - freed) / MIB, free_after >> 10,
-	       before, after, tables, pt_before, pt_after);
+	       before, after, pinned, pinned_windows, thps);
 	fflush(stdout);
 
-	if (ready) {
-		int fd = open(ready, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-
-		if (fd >= 0)
-			close(fd);
-	}
+	if (ready_fd >= 0 && write(ready_fd, "ready\n", 6) != 6)
+		fprintf(stderr, "%s: %s: %s\n", prog, ready, strerror(errno));
 	while (hold && !stop)
 		pause();
 

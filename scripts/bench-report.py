@@ -61,12 +61,17 @@ def metrics(rec, events):
             out["M5_iotlb_misses_per_dma"] = (
                 round(mine.count("miss") / transfers, 3) if transfers else None)
     elif rec["scenario"].startswith("rdma-reg"):
+        lb = r.get("loopback") or {}
         out.update({
-            "size_mib": r["size_mib"], "M3_sg_entries": r["sg_entries"],
-            "chunks_2m": r["chunks_2m"], "chunks_1g": r["chunks_1g"],
-            "M6_reg_mr_first_us": r["reg_first_us"],
-            "M6_reg_mr_repeat_us": r["reg_repeat_us"],
-            "rdma_ops_verified": r["writes_ok"] + r["reads_ok"],
+            "rdma_loopback_ok": r["ok"], "rdma_error": r["error"],
+            "size_mib": lb.get("size_mib"),
+            "M3_sg_entries": lb.get("sg_entries"),
+            "mr_chunks_2m": lb.get("chunks_2m"),
+            "mr_chunks_1g": lb.get("chunks_1g"),
+            "M6_reg_mr_first_us": lb.get("reg_first_us"),
+            "M6_reg_mr_repeat_us": lb.get("reg_repeat_us"),
+            "rdma_ops_verified": (lb.get("writes_ok", 0) +
+                                  lb.get("reads_ok", 0)),
         })
     elif rec["scenario"].startswith("ib_write_bw"):
         out["M6_bw_avg_mbps"] = r["bw_avg_mbps"]
@@ -76,8 +81,8 @@ def metrics(rec, events):
 
 
 ROWS = [
-    ("physically contiguous runs", "runs"),
-    ("congruent 2 MiB chunks", "chunks_2m"),
+    ("VFIO buffer: contiguous runs", "runs"),
+    ("VFIO buffer: congruent 2M chunks", "chunks_2m"),
     ("M1 IOMMU leaves 4K", "M1_leaves_4k"),
     ("M1 IOMMU leaves 2M", "M1_leaves_2m"),
     ("M1 IOMMU leaves 1G", "M1_leaves_1g"),
@@ -85,6 +90,8 @@ ROWS = [
     ("VFIO_IOMMU_MAP_DMA us", "map_dma_us"),
     ("M5 IOTLB misses per DMA", "M5_iotlb_misses_per_dma"),
     ("M3 ib_umem sg entries", "M3_sg_entries"),
+    ("MR: congruent 2M chunks", "mr_chunks_2m"),
+    ("RDMA 3 MRs + loopback ok", "rdma_loopback_ok"),
     ("M6 ibv_reg_mr first us", "M6_reg_mr_first_us"),
     ("M6 ibv_reg_mr repeat us", "M6_reg_mr_repeat_us"),
     ("M6 ib_write_bw MB/s", "M6_bw_avg_mbps"),

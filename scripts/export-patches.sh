@@ -6,7 +6,7 @@
 # patches/series, then one patch adding the project's kernel files.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:?usage: export-patches.sh OUTDIR}
+out=$(realpath -m "${1:?usage: export-patches.sh OUTDIR}")
 tree=$top/build/linux
 "$top/scripts/kernel-tree.sh" >/dev/null
 

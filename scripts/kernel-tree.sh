@@ -62,7 +62,7 @@ apply_series() {
 			die "patch $p no longer applies to linux $(cat "$tree/.contig-pristine")"
 		fi
 		git_t apply --index "$top/patches/$p"
-		git_t commit -q -m "$(sed -n 's/^Subject: *//p' "$top/patches/$p" | head -n 1)" \
+		git_t commit -q -m "$(sed -n 's/^Subject: *\(\[PATCH[^]]*\] *\)\{0,1\}//p' "$top/patches/$p" | head -n 1)" \
 			-m "(from contig patches/$p)"
 	done < "$top/patches/series"
 	echo "$want" > "$tree/.contig-series"

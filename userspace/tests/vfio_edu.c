@@ -703,7 +703,7 @@ static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r)
 	trace_stop();
 	if (layout_from_pagemap(0, (uintptr_t)b->va, b->size, b->iova,
 				&r->layout))
-		log_info("no layout of the buffer (pagemap needs root)");
+		log_err("no layout of the buffer (pagemap needs root)");
 	log_info("buffer while mapped: %lu physically contiguous runs, %lu congruent 2 MiB chunks, %lu 1 GiB",
 		 r->layout.runs, r->layout.chunks_2m, r->layout.chunks_1g);
 	log_info("mapped %zu MiB at iova 0x%" PRIx64 " in %" PRIu64
@@ -963,6 +963,16 @@ static bool verdict(const struct options *o, const struct result *r)
 	}
 	if (r->map_calls < 1) {
 		log_err("no iommu:map trace events seen");
+		pass = false;
+	}
+	/*
+	 * type1 maps each physically contiguous run of pinned pages with one
+	 * iommu_map(): the map calls must equal the runs the layout inspector
+	 * sees in the pinned buffer.
+	 */
+	if (r->map_calls != r->layout.runs) {
+		log_err("%lu iommu_map calls for %lu physically contiguous runs",
+			r->map_calls, r->layout.runs);
 		pass = false;
 	}
 	if (!r->unmap_ok || !r->integrity_ok)

@@ -63,9 +63,18 @@ perftest_pair() {
 	gid=$(rxe_gid_index) || { echo "no RoCE v2 IPv4 GID on rxe0" >&2; return 1; }
 	$tool -d rxe0 -x "$gid" -F "$@" > /tmp/perftest-server.out 2>&1 &
 	server=$!
-	sleep 1
-	$tool -d rxe0 -x "$gid" -F "$@" 10.0.2.15 > /tmp/perftest-client.out 2>&1
-	crc=$?
+	# The server listens only once it has set up its QP: retry the
+	# client's connection while the server is still waiting.
+	tries=0
+	while :; do
+		sleep 1
+		$tool -d rxe0 -x "$gid" -F "$@" 10.0.2.15 > /tmp/perftest-client.out 2>&1
+		crc=$?
+		tries=$((tries + 1))
+		[ $crc = 0 ] && break
+		grep -q "Couldn't connect" /tmp/perftest-client.out || break
+		kill -0 $server 2>/dev/null && [ $tries -lt 10 ] || break
+	done
 	wait $server
 	src=$?
 	cat /tmp/perftest-client.out

@@ -4,20 +4,20 @@
  *
  * 1. Take anonymous 4 KiB pages (MADV_NOHUGEPAGE), each filled with a
  *    pattern derived from its index, until /proc/buddyinfo shows no free
- *    block of order >= 9 in the zones user memory comes from.
+ *    block of order >= 9 in any zone.
  * 2. Free every page whose PFN is odd (MADV_DONTNEED). Its buddy, the even
  *    PFN next to it, stays held, so no freed page can merge: about half of
  *    memory is free again, in order-0 pieces (and, in one 2 MiB window of
  *    16, order-3 pieces that keep small kernel allocations working; see
  *    frees_in_step2()).
- * 3. With --unmovable, also scatter unmovable pages: long-term pin one
+ * 3. Take, as THPs, the few free 2 MiB blocks that form again when the
+ *    per-CPU free lists drain into the buddy lists.
+ * 4. With --unmovable, also scatter unmovable pages: long-term pin one
  *    held page in every 2 MiB window (io_uring fixed buffers, pinned with
  *    FOLL_LONGTERM like RDMA and VFIO pins). Left to the allocator, other
  *    unmovable kernel pages (page tables, slabs) pile up in the few
  *    pageblocks it already keeps for them, by design; pins put one into
  *    every window, deterministically.
- * 4. Take, as THPs, the few free 2 MiB blocks that form again when the
- *    per-CPU free lists drain into the buddy lists.
  *
  * The kernel keeps its watermark reserve (vm.min_free_kbytes) and the
  * lower zones' protection (vm.lowmem_reserve_ratio) free, and since the
@@ -29,10 +29,11 @@
  * boost (triggered when an unmovable allocation steals from a movable
  * pageblock), would undo step 2 within seconds, so
  * vm.compaction_proactiveness and vm.watermark_boost_factor are 0 while
- * the fragmenter runs (restored when it exits). The fragmenter then holds its memory until
- * SIGTERM/SIGINT (--hold), and before it exits checks every byte of every
- * page it still holds: a page that something else moved must still read
- * back exactly what was written.
+ * the fragmenter runs (restored when it exits).
+ *
+ * The fragmenter then holds its memory until SIGTERM/SIGINT (--hold), and
+ * before it exits checks every byte of every page it still holds: a page
+ * that something else moved must still read back exactly what was written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +47,6 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lib/layout.h"
@@ -308,7 +308,7 @@ static int free_pfns(bool (*want)(uint64_t pfn), unsigned long *freed)
 }
 
 /*
- * Step 4: pages that sat in the per-CPU free lists while memory was taken
+ * Step 3: pages that sat in the per-CPU free lists while memory was taken
  * reach the buddy lists a few seconds later (pcp high decay) and can merge
  * into free 2 MiB blocks again. Wait for that, and take each such block
  * whole as a THP: the fault path for a VMA without MADV_HUGEPAGE uses a
@@ -346,14 +346,14 @@ static int settle(unsigned long *thps)
 }
 
 /*
- * Step 3 (--unmovable): long-term pin one held page in every 2 MiB window
+ * Step 4 (--unmovable): long-term pin one held page in every 2 MiB window
  * that holds any, by registering them as io_uring fixed buffers
  * (FOLL_LONGTERM, as RDMA and VFIO pin). A pinned page cannot be migrated
  * or exchanged: every window now contains an unmovable page, which is
  * what a contiguity engine must find its way around. The pins last until
  * the fragmenter exits.
  */
-static int pin_scattered(unsigned long *pinned, unsigned long *windows)
+static int pin_scattered(unsigned long *windows)
 {
 	struct io_uring_params params = { 0 };
 	unsigned long nr_windows = 0, n = 0, p;
@@ -361,7 +361,7 @@ static int pin_scattered(unsigned long *pinned, unsigned long *windows)
 	uint8_t *seen = NULL;
 	int i, fd, ret = 0;
 
-	*pinned = *windows = 0;
+	*windows = 0;
 	for (i = 0; i < nr_chunks; i++)
 		n += chunks[i].pages;
 	iov = calloc(n, sizeof(*iov));
@@ -417,7 +417,7 @@ static int pin_scattered(unsigned long *pinned, unsigned long *windows)
 		close(fd);
 		goto out;
 	}
-	*pinned = *windows = n;	/* one page in each window */
+	*windows = n;	/* one pinned page in each */
 out:
 	free(iov);
 	return ret;
@@ -483,7 +483,7 @@ int main(int argc, char **argv)
 	};
 	unsigned long reserve_kib = 512, taken = 0, freed = 0, checked, bad;
 	unsigned long before, after, dma_before, dma_after, free_before, free_after;
-	unsigned long pinned = 0, pinned_windows = 0;
+	unsigned long pinned_windows = 0;
 	unsigned long thps = 0;
 	bool unmovable = false, hold = false;
 	const char *ready = NULL;
@@ -547,7 +547,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = settle(&thps);
 	if (!ret && unmovable)
-		ret = pin_scattered(&pinned, &pinned_windows);
+		ret = pin_scattered(&pinned_windows);
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, strerror(-ret));
 		UNTUNE(held_tunables);
@@ -561,11 +561,11 @@ int main(int argc, char **argv)
 	printf("%s: after: %lu kB free, free blocks of order >= 9: %lu (DMA zone: %lu)\n",
 	       prog, free_after >> 10, after, dma_after);
 	if (unmovable)
-		printf("%s: %lu pages long-term pinned, one in each of %lu 2 MiB windows\n",
-		       prog, pinned, pinned_windows);
-	printf("%s: RESULT taken_mib=%lu held_mib=%lu free_kb=%lu free_order9_before=%lu free_order9_after=%lu pinned=%lu pinned_windows=%lu thps=%lu\n",
+		printf("%s: long-term pinned one page in each of %lu 2 MiB windows\n",
+		       prog, pinned_windows);
+	printf("%s: RESULT taken_mib=%lu held_mib=%lu free_kb=%lu free_order9_before=%lu free_order9_after=%lu pinned_windows=%lu thps=%lu\n",
 	       prog, taken / MIB, (taken - freed) / MIB, free_after >> 10,
-	       before, after, pinned, pinned_windows, thps);
+	       before, after, pinned_windows, thps);
 	fflush(stdout);
 
 	if (ready_fd >= 0 && write(ready_fd, "ready\n", 6) != 6)

@@ -16,26 +16,6 @@ fail_bench() {
 	bench_failed=1
 }
 
-# Start the fragmenter (its arguments), wait until memory is fragmented.
-start_fragmenter() {
-	rm -f /tmp/frag.ready
-	mkfifo /tmp/frag.ready
-	fragmenter --hold --ready /tmp/frag.ready "$@" > /tmp/frag.out 2>&1 &
-	frag_pid=$!
-	read -r state < /tmp/frag.ready
-	cat /tmp/frag.out
-	[ "$state" = ready ]
-}
-
-# Stop the fragmenter; it verifies every page it held before exiting.
-stop_fragmenter() {
-	kill -TERM $frag_pid
-	wait $frag_pid
-	rc=$?
-	tail -n 1 /tmp/frag.out
-	return $rc
-}
-
 # Average bandwidth (MB/s) from a perftest client report.
 perftest_bw_avg() {
 	awk '$1 ~ /^[0-9]+$/ && NF >= 5 { bw = $4 } END { print bw + 0 }' "$1"

@@ -41,6 +41,28 @@ free_huge_blocks() {
 	awk '{ n = 0; for (i = 14; i <= NF; i++) n += $i; s += n } END { print s + 0 }' /proc/buddyinfo
 }
 
+# Start the fragmenter in the background with its arguments (it holds its
+# memory; $frag_pid) and wait until memory is fragmented. The FIFO needs no
+# polling, and reads end of file if the fragmenter dies first.
+start_fragmenter() {
+	rm -f /tmp/frag.ready
+	mkfifo /tmp/frag.ready
+	fragmenter --hold --ready /tmp/frag.ready "$@" > /tmp/frag.out 2>&1 &
+	frag_pid=$!
+	read -r state < /tmp/frag.ready
+	cat /tmp/frag.out
+	[ "$state" = ready ]
+}
+
+# Stop the fragmenter; it verifies every page it held before exiting.
+stop_fragmenter() {
+	kill -TERM $frag_pid
+	wait $frag_pid
+	rc=$?
+	tail -n 1 /tmp/frag.out
+	return $rc
+}
+
 # GID index of rxe0's RoCE v2 IPv4-mapped GID (what perftest's -x wants).
 rxe_gid_index() {
 	for g in /sys/class/infiniband/rxe0/ports/1/gids/*; do

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The fragmenter leaves no free block of order >= 9 in any zone; its
 # --unmovable mode also puts a long-term pinned page into nearly every 2 MiB
-# window of the memory it took; the layout halves still agree on fragmented memory; and
-# every page the fragmenter held reads back intact.
+# window of the memory it took; the layout halves still agree on fragmented
+# memory; and every page the fragmenter held reads back intact.
 . /contig/lib.sh
 CONTIG_TEST_NAME=fragmenter
 fail=0
@@ -12,15 +12,9 @@ result() { sed -n 's/.*RESULT //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 run_mode() {
 	mode=$1
-	rm -f /tmp/frag.ready
-	mkfifo /tmp/frag.ready
-	fragmenter $mode --hold --ready /tmp/frag.ready > /tmp/frag.out 2>&1 &
-	pid=$!
-	read -r state < /tmp/frag.ready
-	cat /tmp/frag.out
-	if [ "$state" != ready ]; then
+	if ! start_fragmenter $mode; then
 		log "FAIL: fragmenter $mode did not get ready"
-		wait $pid
+		wait $frag_pid
 		fail=1
 		return
 	fi
@@ -42,10 +36,8 @@ run_mode() {
 	fi
 	layout_agree 16 > /tmp/agree.out 2>&1 || { cat /tmp/agree.out; log "FAIL: layout halves disagree on fragmented memory"; fail=1; }
 	grep "anon-4k key=0x[0-9a-f]* pagemap" /tmp/agree.out | head -n 1
-	kill -TERM $pid
-	wait $pid
+	stop_fragmenter
 	rc=$?
-	tail -n 1 /tmp/frag.out
 	[ $rc = 0 ] || { log "FAIL: fragmenter exited $rc (corrupt pages?)"; fail=1; }
 	grep -q "VERIFY pages=[1-9][0-9]* corrupt=0" /tmp/frag.out ||
 		{ log "FAIL: held pages not verified"; fail=1; }

@@ -23,8 +23,8 @@
  * lower zones' protection (vm.lowmem_reserve_ratio) free, and since the
  * allocator splits the smallest free block first, those reserves end up
  * being exactly the last high-order blocks: step 1 lowers them while it
- * takes memory, in steps that shrink as free memory does, and restores
- * them once half of memory is free again. kcompactd's proactive
+ * takes memory, in steps that shrink as free memory does, and they are
+ * restored after step 3, once half of memory is free again. kcompactd's proactive
  * compaction, and the compaction that kswapd starts after a watermark
  * boost (triggered when an unmovable allocation steals from a movable
  * pageblock), would undo step 2 within seconds, so
@@ -543,9 +543,14 @@ int main(int argc, char **argv)
 		ret = take_memory(reserve_kib * 1024, &taken);
 	if (!ret)
 		ret = free_pfns(frees_in_step2, &freed);
-	UNTUNE(take_tunables);
+	/*
+	 * Settle with the reserves still lowered: a block that re-forms in a
+	 * lower zone (DMA) is out of a THP's reach once lowmem_reserve_ratio
+	 * protects that zone again, and settle() would wait for it in vain.
+	 */
 	if (!ret)
 		ret = settle(&thps);
+	UNTUNE(take_tunables);
 	if (!ret && unmovable)
 		ret = pin_scattered(&pinned_windows);
 	if (ret) {

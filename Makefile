@@ -17,6 +17,10 @@ BENCH_TIMEOUT ?= 2400
 BZIMAGE = $(BUILD)/kernel-$(1)/arch/x86/boot/bzImage
 INITRD := $(BUILD)/initramfs.gz
 GUEST_ARGS := contig.rxe=1 contig.vfio=1 trace_buf_size=32M
+# Test boots: page_owner active (the exchange swaps its records), and the
+# initramfs unpacked before KUnit runs, so that the statistics KUnit
+# checks are quiet.
+TEST_ARGS := page_owner=on initramfs_async=0
 
 .PHONY: help setup kernel kernel-test kernel-bench userspace image test \
 	bench demo patches checkpatch clean distclean
@@ -52,7 +56,7 @@ test: kernel-test image
 	@mkdir -p $(BUILD)/test
 	@echo "test: booting the test guest (KUnit at boot, then guest tests: $(SUITES))"
 	@scripts/run-guest.sh $(call BZIMAGE,test) $(INITRD) \
-		$(BUILD)/test/console.log $(TEST_TIMEOUT) $(GUEST_ARGS) \
+		$(BUILD)/test/console.log $(TEST_TIMEOUT) $(GUEST_ARGS) $(TEST_ARGS) \
 		contig.tests=$(SUITES) \
 		$(if $(KUNIT_FILTER),kunit.filter_glob=$(KUNIT_FILTER)); \
 	rc=$$?; \

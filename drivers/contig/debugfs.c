@@ -23,6 +23,8 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "debugfs.h"
+
 struct layout_file {
 	struct mutex lock;	/* serialises write and read on one open file */
 	char buf[256];
@@ -126,6 +128,7 @@ static int __init contig_debugfs_init(void)
 	struct dentry *dir = debugfs_create_dir("contig", NULL);
 
 	debugfs_create_file("layout", 0600, dir, NULL, &layout_fops);
+	contig_debugfs_move_init(dir);
 	return 0;
 }
 late_initcall(contig_debugfs_init);

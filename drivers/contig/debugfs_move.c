@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * debugfs knobs that move the pages of a process, for the exchange tests
+ * and benchmarks (CONFIG_CONTIG_DMA_DEBUG_MOVE; never in production):
+ *
+ *   contig/exchange  write "<pid_a> <addr_a> <pid_b> <addr_b> [<count>]"
+ *                    exchanges the folio mapped at addr_a + i * size with
+ *                    the one at addr_b + i * size, for i < count, in one
+ *                    exchange_folio_pairs() call; size is the size of the
+ *                    folio at addr_a.
+ *   contig/migrate   write "<pid> <addr> [<count>]"
+ *                    migrates the count folios from addr to newly
+ *                    allocated folios through migrate_pages(), the
+ *                    baseline exchange is measured against.
+ *
+ * A read returns the outcome of the open file's last write as "name value"
+ * lines: pairs or folios requested, how many had nothing mapped (absent),
+ * and one line per exchange result or migrated/failed. Moving another
+ * process's pages takes PTRACE_MODE_ATTACH on it.
+ */
+#include <linux/debugfs.h>
+#include <linux/exchange.h>
+#include <linux/gfp.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pagewalk.h>
+#include <linux/ptrace.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "debugfs.h"
+
+/* Enough for 1 GiB of 4 KiB pages per side in one write */
+#define MOVE_MAX_COUNT	(1UL << 18)
+
+static const char *const result_names[NR_EXCHANGE_RESULTS] = {
+	[EXCHANGE_DONE]			= "done",
+	[EXCHANGE_ORDER_MISMATCH]	= "order_mismatch",
+	[EXCHANGE_PINNED]		= "pinned",
+	[EXCHANGE_KSM]			= "ksm",
+	[EXCHANGE_HUGETLB]		= "hugetlb",
+	[EXCHANGE_IO]			= "io",
+	[EXCHANGE_NONLRU_MOVABLE]	= "nonlru_movable",
+	[EXCHANGE_UNMOVABLE]		= "unmovable",
+	[EXCHANGE_DEVICE]		= "device",
+	[EXCHANGE_UNSUPPORTED]		= "unsupported",
+	[EXCHANGE_BUSY]			= "busy",
+};
+
+struct move_file {
+	struct mutex lock;	/* serialises write and read on one open file */
+	char buf[512];
+	size_t len;
+};
+
+static int move_open(struct inode *inode, struct file *file)
+{
+	struct move_file *mf = kzalloc(sizeof(*mf), GFP_KERNEL);
+
+	if (!mf)
+		return -ENOMEM;
+	mutex_init(&mf->lock);
+	file->private_data = mf;
+	return nonseekable_open(inode, file);
+}
+
+static int move_release(struct inode *inode, struct file *file)
+{
+	kfree(file->private_data);
+	return 0;
+}
+
+static ssize_t move_read(struct file *file, char __user *ubuf, size_t count,
+			 loff_t *ppos)
+{
+	struct move_file *mf = file->private_data;
+	ssize_t ret;
+
+	mutex_lock(&mf->lock);
+	ret = simple_read_from_buffer(ubuf, count, ppos, mf->buf, mf->len);
+	mutex_unlock(&mf->lock);
+	return ret;
+}
+
+static int move_parse(const char __user *ubuf, size_t count, char *kbuf,
+		      size_t size)
+{
+	if (count >= size)
+		return -EINVAL;
+	if (copy_from_user(kbuf, ubuf, count))
+		return -EFAULT;
+	kbuf[count] = '\0';
+	return 0;
+}
+
+/*
+ * Take a reference on the folios mapped at @addr, @addr + step, ... where
+ * step is the size of the first folio found (or of the folio at @addr when
+ * @step is 0 on entry). Absent pages leave NULL.
+ */
+static int move_lookup(pid_t pid, unsigned long addr, unsigned long count,
+		       unsigned long *step, struct folio **folios)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	unsigned long i;
+
+	task = find_get_task_by_vpid(pid);
+	if (!task)
+		return -ESRCH;
+	mm = mm_access(task, PTRACE_MODE_ATTACH_FSCREDS);
+	put_task_struct(task);
+	if (IS_ERR_OR_NULL(mm))
+		return mm ? PTR_ERR(mm) : -ESRCH;
+
+	mmap_read_lock(mm);
+	for (i = 0; i < count; i++) {
+		unsigned long a = addr + i * (*step ? *step : PAGE_SIZE);
+		struct vm_area_struct *vma = vma_lookup(mm, a);
+		struct folio_walk fw;
+		struct folio *folio;
+
+		folios[i] = NULL;
+		if (!vma)
+			continue;
+		folio = folio_walk_start(&fw, vma, a, 0);
+		if (!folio)
+			continue;
+		folio_get(folio);
+		folio_walk_end(&fw, vma);
+		folios[i] = folio;
+		if (!*step)
+			*step = folio_size(folio);
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+	return 0;
+}
+
+static void move_put(struct folio **folios, unsigned long count)
+{
+	unsigned long i;
+
+	for (i = 0; i < count; i++)
+		if (folios[i])
+			folio_put(folios[i]);
+}
+
+static ssize_t exchange_write(struct file *file, const char __user *ubuf,
+			      size_t count, loff_t *ppos)
+{
+	struct move_file *mf = file->private_data;
+	unsigned long results[NR_EXCHANGE_RESULTS] = {};
+	unsigned long addr_a, addr_b, nr = 1, step = 0, i, n, absent = 0;
+	struct folio **fa = NULL, **fb = NULL;
+	struct exchange_pair *pairs = NULL;
+	int pid_a, pid_b, ret;
+	char kbuf[128];
+	size_t len;
+
+	ret = move_parse(ubuf, count, kbuf, sizeof(kbuf));
+	if (ret)
+		return ret;
+	if (sscanf(kbuf, "%d %li %d %li %li", &pid_a, &addr_a, &pid_b, &addr_b,
+		   &nr) < 4 || !nr || nr > MOVE_MAX_COUNT)
+		return -EINVAL;
+
+	fa = kvcalloc(nr, sizeof(*fa), GFP_KERNEL);
+	fb = kvcalloc(nr, sizeof(*fb), GFP_KERNEL);
+	pairs = kvcalloc(nr, sizeof(*pairs), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!fa || !fb || !pairs)
+		goto out;
+
+	/* Folios still in a per-CPU LRU batch cannot be isolated */
+	lru_add_drain_all();
+	ret = move_lookup(pid_a, addr_a, nr, &step, fa);
+	if (!ret)
+		ret = move_lookup(pid_b, addr_b, nr, &step, fb);
+	if (ret)
+		goto out_put;
+
+	for (i = 0, n = 0; i < nr; i++) {
+		if (!fa[i] || !fb[i]) {
+			absent++;
+			continue;
+		}
+		pairs[n].a = fa[i];
+		pairs[n].b = fb[i];
+		n++;
+	}
+	exchange_folio_pairs(pairs, n);
+	for (i = 0; i < n; i++)
+		results[pairs[i].result]++;
+
+	mutex_lock(&mf->lock);
+	len = scnprintf(mf->buf, sizeof(mf->buf), "pairs %lu\nabsent %lu\n",
+			nr, absent);
+	for (i = 0; i < NR_EXCHANGE_RESULTS; i++)
+		len += scnprintf(mf->buf + len, sizeof(mf->buf) - len,
+				 "%s %lu\n", result_names[i], results[i]);
+	mf->len = len;
+	*ppos = 0;
+	mutex_unlock(&mf->lock);
+	ret = 0;
+
+out_put:
+	move_put(fa, nr);
+	move_put(fb, nr);
+out:
+	kvfree(pairs);
+	kvfree(fb);
+	kvfree(fa);
+	return ret ? ret : count;
+}
+
+static struct folio *move_alloc(struct folio *src, unsigned long private)
+{
+	gfp_t gfp = folio_order(src) ? GFP_TRANSHUGE : GFP_HIGHUSER_MOVABLE;
+
+	return folio_alloc(gfp, folio_order(src));
+}
+
+static ssize_t migrate_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	struct move_file *mf = file->private_data;
+	unsigned long addr, nr = 1, step = 0, i, absent = 0, isolated = 0;
+	unsigned int migrated = 0;
+	struct folio **folios;
+	LIST_HEAD(list);
+	char kbuf[96];
+	int pid, ret;
+
+	ret = move_parse(ubuf, count, kbuf, sizeof(kbuf));
+	if (ret)
+		return ret;
+	if (sscanf(kbuf, "%d %li %li", &pid, &addr, &nr) < 2 || !nr ||
+	    nr > MOVE_MAX_COUNT)
+		return -EINVAL;
+
+	folios = kvcalloc(nr, sizeof(*folios), GFP_KERNEL);
+	if (!folios)
+		return -ENOMEM;
+	lru_add_drain_all();
+	ret = move_lookup(pid, addr, nr, &step, folios);
+	if (ret)
+		goto out;
+	for (i = 0; i < nr; i++) {
+		if (!folios[i])
+			absent++;
+		else if (isolate_folio_to_list(folios[i], &list))
+			isolated++;
+	}
+	move_put(folios, nr);
+
+	if (!list_empty(&list)) {
+		migrate_pages(&list, move_alloc, NULL, 0, MIGRATE_SYNC,
+			      MR_SYSCALL, &migrated);
+		putback_movable_pages(&list);
+	}
+
+	mutex_lock(&mf->lock);
+	mf->len = scnprintf(mf->buf, sizeof(mf->buf),
+			    "folios %lu\nabsent %lu\nisolated %lu\nmigrated_pages %u\n",
+			    nr, absent, isolated, migrated);
+	*ppos = 0;
+	mutex_unlock(&mf->lock);
+out:
+	kvfree(folios);
+	return ret ? ret : count;
+}
+
+static const struct file_operations exchange_fops = {
+	.owner		= THIS_MODULE,
+	.open		= move_open,
+	.release	= move_release,
+	.read		= move_read,
+	.write		= exchange_write,
+};
+
+static const struct file_operations migrate_fops = {
+	.owner		= THIS_MODULE,
+	.open		= move_open,
+	.release	= move_release,
+	.read		= move_read,
+	.write		= migrate_write,
+};
+
+void contig_debugfs_move_init(struct dentry *dir)
+{
+	debugfs_create_file("exchange", 0600, dir, NULL, &exchange_fops);
+	debugfs_create_file("migrate", 0600, dir, NULL, &migrate_fops);
+}

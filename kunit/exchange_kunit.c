@@ -1,0 +1,637 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for mm/exchange.c on real user mappings.
+ *
+ * Each test maps user memory into the test's mm with kunit_vm_mmap(),
+ * fills every page with a pattern unique to its virtual address through the
+ * user mapping, exchanges folios and then checks, through the user mappings
+ * again: every byte at every address, that the frames behind the two
+ * addresses traded places, that each role kept its reference count and
+ * mapcount, that both folios are back on the LRU, and that the node and zone
+ * statistics the exchange could disturb are what they were. Refusals check
+ * the errno and that nothing at all changed.
+ */
+#include <kunit/test.h>
+#include <linux/exchange.h>
+#include <linux/file.h>
+#include <linux/highmem.h>
+#include <linux/huge_mm.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/pagemap.h>
+#include <linux/pagewalk.h>
+#include <linux/sched/mm.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
+#include <linux/uaccess.h>
+#include <linux/vmstat.h>
+
+#define RW	(PROT_READ | PROT_WRITE)
+
+/* The pattern word at user address @addr (8-byte aligned) */
+static u64 pattern(unsigned long addr, u64 seed)
+{
+	return (addr * 0x9e3779b97f4a7c15ULL) ^ seed;
+}
+
+static void fill(struct kunit *test, unsigned long addr, size_t len, u64 seed)
+{
+	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	size_t off, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		for (i = 0; i < PAGE_SIZE / 8; i++)
+			buf[i] = pattern(addr + off + i * 8, seed);
+		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)(addr + off),
+						   buf, PAGE_SIZE), 0);
+	}
+	kunit_kfree(test, buf);
+}
+
+/* Every byte of [addr, addr + len) still holds its pattern. */
+static void check(struct kunit *test, unsigned long addr, size_t len, u64 seed)
+{
+	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	size_t off, i, bad = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		KUNIT_ASSERT_EQ(test, copy_from_user(buf,
+				(void __user *)(addr + off), PAGE_SIZE), 0);
+		for (i = 0; i < PAGE_SIZE / 8; i++)
+			bad += buf[i] != pattern(addr + off + i * 8, seed);
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0, "corrupt words in 0x%lx+0x%zx",
+			    addr, len);
+	kunit_kfree(test, buf);
+}
+
+static unsigned long map_anon(struct kunit *test, size_t len,
+			      unsigned long flags)
+{
+	unsigned long addr = kunit_vm_mmap(test, NULL, 0, len, RW,
+					   MAP_PRIVATE | MAP_ANONYMOUS | flags,
+					   0);
+
+	KUNIT_ASSERT_NE(test, addr, 0);
+	return addr;
+}
+
+static void fput_action(void *file)
+{
+	fput(file);
+}
+
+/* A shmem file of @len bytes, its pages from ZONE_DMA32 if @dma32. */
+static struct file *shmem_file(struct kunit *test, size_t len, bool dma32)
+{
+	struct file *file = shmem_file_setup("exchange-kunit", len, 0);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fput_action,
+							file), 0);
+	if (dma32)
+		mapping_set_gfp_mask(file->f_mapping,
+				     (GFP_HIGHUSER_MOVABLE & ~__GFP_HIGHMEM) |
+				     __GFP_DMA32);
+	return file;
+}
+
+static unsigned long map_file(struct kunit *test, struct file *file,
+			      size_t len, unsigned long flags)
+{
+	unsigned long addr = kunit_vm_mmap(test, file, 0, len, RW,
+					   MAP_SHARED | flags, 0);
+
+	KUNIT_ASSERT_NE(test, addr, 0);
+	return addr;
+}
+
+/* The folio mapped at @addr, with a reference, and the pfn behind @addr. */
+static struct folio *folio_at(unsigned long addr, unsigned long *pfn)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct folio *folio = NULL;
+	struct folio_walk fw;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma) {
+		folio = folio_walk_start(&fw, vma, addr, 0);
+		if (folio) {
+			folio_get(folio);
+			if (pfn)
+				*pfn = page_to_pfn(fw.page);
+			folio_walk_end(&fw, vma);
+		}
+	}
+	mmap_read_unlock(mm);
+	return folio;
+}
+
+/* What must be the same for the role at a virtual address, before/after */
+struct role {
+	unsigned long pfn;
+	int refcount;
+	int mapcount;
+	unsigned long flags;	/* of the data: active, dirty, mlocked, ... */
+};
+
+/* Not PG_dirty: unmapping moves a dirty PTE's bit to the folio */
+#define ROLE_FLAGS (BIT(PG_active) | BIT(PG_unevictable) | BIT(PG_mlocked) | \
+		    BIT(PG_swapbacked) | BIT(PG_uptodate))
+
+static struct role role_at(struct kunit *test, unsigned long addr)
+{
+	struct role r = {};
+	struct folio *folio;
+
+	lru_add_drain_all();
+	folio = folio_at(addr, &r.pfn);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, folio, "nothing mapped at 0x%lx", addr);
+	KUNIT_EXPECT_TRUE_MSG(test, folio_test_lru(folio),
+			      "folio at 0x%lx is not on an LRU list", addr);
+	r.refcount = folio_ref_count(folio);
+	r.mapcount = folio_mapcount(folio);
+	r.flags = folio->flags & ROLE_FLAGS;
+	folio_put(folio);
+	return r;
+}
+
+static void expect_role(struct kunit *test, struct role now, struct role was,
+			unsigned long pfn, const char *what)
+{
+	KUNIT_EXPECT_EQ_MSG(test, now.pfn, pfn, "%s: frame", what);
+	KUNIT_EXPECT_EQ_MSG(test, now.refcount, was.refcount, "%s: refs", what);
+	KUNIT_EXPECT_EQ_MSG(test, now.mapcount, was.mapcount, "%s: maps", what);
+	KUNIT_EXPECT_EQ_MSG(test, now.flags, was.flags, "%s: flags", what);
+}
+
+/* Statistics an exchange must leave as they were */
+static const enum node_stat_item node_items[] = {
+	NR_ANON_MAPPED, NR_FILE_MAPPED, NR_FILE_PAGES, NR_SHMEM,
+	NR_ANON_THPS, NR_SHMEM_THPS, NR_SHMEM_PMDMAPPED,
+	NR_ISOLATED_ANON, NR_ISOLATED_FILE,
+};
+
+static const enum zone_stat_item zone_items[] = {
+	NR_ZONE_INACTIVE_ANON, NR_ZONE_ACTIVE_ANON, NR_ZONE_UNEVICTABLE,
+	NR_MLOCK,
+};
+
+struct stats {
+	long node[MAX_NUMNODES][ARRAY_SIZE(node_items)];
+	long zone[MAX_NUMNODES][MAX_NR_ZONES][ARRAY_SIZE(zone_items)];
+};
+
+/* Exact values: the atomic counter plus every CPU's pending difference. */
+static long node_stat_exact(struct pglist_data *pgdat, enum node_stat_item item)
+{
+	long x = atomic_long_read(&pgdat->vm_stat[item]);
+	int cpu;
+
+	for_each_online_cpu(cpu)
+		x += per_cpu_ptr(pgdat->per_cpu_nodestats,
+				 cpu)->vm_node_stat_diff[item];
+	return x;
+}
+
+static void stats_take(struct stats *s)
+{
+	int nid, z, i;
+
+	lru_add_drain_all();
+	memset(s, 0, sizeof(*s));
+	for_each_online_node(nid) {
+		struct pglist_data *pgdat = NODE_DATA(nid);
+
+		for (i = 0; i < ARRAY_SIZE(node_items); i++)
+			s->node[nid][i] = node_stat_exact(pgdat, node_items[i]);
+		for (z = 0; z < MAX_NR_ZONES; z++) {
+			struct zone *zone = &pgdat->node_zones[z];
+
+			if (!populated_zone(zone))
+				continue;
+			for (i = 0; i < ARRAY_SIZE(zone_items); i++)
+				s->zone[nid][z][i] =
+					zone_page_state_snapshot(zone,
+								 zone_items[i]);
+		}
+	}
+}
+
+static void expect_stats_balance(struct kunit *test, const struct stats *was)
+{
+	struct stats *now = kunit_kzalloc(test, sizeof(*now), GFP_KERNEL);
+	int nid, z, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, now);
+	stats_take(now);
+	for_each_online_node(nid) {
+		for (i = 0; i < ARRAY_SIZE(node_items); i++)
+			KUNIT_EXPECT_EQ_MSG(test, now->node[nid][i],
+					    was->node[nid][i], "node %d %s",
+					    nid, node_stat_name(node_items[i]));
+		for (z = 0; z < MAX_NR_ZONES; z++)
+			for (i = 0; i < ARRAY_SIZE(zone_items); i++)
+				KUNIT_EXPECT_EQ_MSG(test, now->zone[nid][z][i],
+						    was->zone[nid][z][i],
+						    "node %d zone %d %s", nid, z,
+						    zone_stat_name(zone_items[i]));
+	}
+	kunit_kfree(test, now);
+}
+
+static struct stats *stats_new(struct kunit *test)
+{
+	struct stats *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	stats_take(s);
+	return s;
+}
+
+static int exchange_at(unsigned long x, unsigned long y)
+{
+	struct folio *a = folio_at(x, NULL), *b = folio_at(y, NULL);
+	int ret = -ENOENT;
+
+	if (a && b)
+		ret = exchange_folios(a, b);
+	if (a)
+		folio_put(a);
+	if (b)
+		folio_put(b);
+	return ret;
+}
+
+/*
+ * Exchange the folios at @x and @y (each @len long, filled with seeds 1
+ * and 2) and check data, frames, roles, LRU and statistics.
+ */
+static void exchange_and_check(struct kunit *test, unsigned long x,
+			       unsigned long y, size_t len)
+{
+	struct role rx = role_at(test, x), ry = role_at(test, y);
+	struct stats *before = stats_new(test);
+
+	KUNIT_ASSERT_NE(test, rx.pfn, ry.pfn);
+	KUNIT_ASSERT_EQ(test, exchange_at(x, y), 0);
+
+	check(test, x, len, 1);
+	check(test, y, len, 2);
+	expect_role(test, role_at(test, x), rx, ry.pfn, "first address");
+	expect_role(test, role_at(test, y), ry, rx.pfn, "second address");
+	expect_stats_balance(test, before);
+}
+
+static void exchange_anon_4k(struct kunit *test)
+{
+	unsigned long x = map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+
+	fill(test, x, PAGE_SIZE, 1);
+	fill(test, y, PAGE_SIZE, 2);
+	exchange_and_check(test, x, y, PAGE_SIZE);
+	/* And back: each frame returns to its first role */
+	exchange_and_check(test, x, y, PAGE_SIZE);
+}
+
+/* Two PMD-mapped THPs, each in its own 2 MiB-aligned mapping. */
+static unsigned long map_thp(struct kunit *test)
+{
+	unsigned long addr = map_anon(test, 2 * HPAGE_PMD_SIZE, 0);
+	struct folio *folio;
+
+	addr = ALIGN(addr, HPAGE_PMD_SIZE);
+	fill(test, addr, HPAGE_PMD_SIZE, 0);
+	folio = folio_at(addr, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_ASSERT_EQ_MSG(test, folio_order(folio), HPAGE_PMD_ORDER,
+			    "no THP at 0x%lx: is THP enabled=always?", addr);
+	folio_put(folio);
+	return addr;
+}
+
+static void exchange_anon_thp(struct kunit *test)
+{
+	unsigned long x = map_thp(test), y = map_thp(test);
+
+	fill(test, x, HPAGE_PMD_SIZE, 1);
+	fill(test, y, HPAGE_PMD_SIZE, 2);
+	exchange_and_check(test, x, y, HPAGE_PMD_SIZE);
+}
+
+static void exchange_shmem_files(struct kunit *test)
+{
+	struct file *f = shmem_file(test, PAGE_SIZE, false);
+	struct file *g = shmem_file(test, PAGE_SIZE, false);
+	unsigned long x = map_file(test, f, PAGE_SIZE, 0);
+	unsigned long y = map_file(test, g, PAGE_SIZE, 0);
+	struct folio *cached;
+	unsigned long pfn;
+
+	fill(test, x, PAGE_SIZE, 1);
+	fill(test, y, PAGE_SIZE, 2);
+	exchange_and_check(test, x, y, PAGE_SIZE);
+
+	/* The page cache slot follows the data */
+	cached = filemap_get_folio(f->f_mapping, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(cached));
+	folio_put(folio_at(x, &pfn));
+	KUNIT_EXPECT_EQ(test, folio_pfn(cached), pfn);
+	folio_put(cached);
+}
+
+/* Two pages of one file: both slots live under one cache lock. */
+static void exchange_shmem_one_file(struct kunit *test)
+{
+	struct file *f = shmem_file(test, 2 * PAGE_SIZE, false);
+	unsigned long x = map_file(test, f, 2 * PAGE_SIZE, 0);
+
+	fill(test, x, PAGE_SIZE, 1);
+	fill(test, x + PAGE_SIZE, PAGE_SIZE, 2);
+	exchange_and_check(test, x, x + PAGE_SIZE, PAGE_SIZE);
+}
+
+/* anon <-> shmem, then shmem <-> anon: both directions of the roles. */
+static void exchange_anon_shmem(struct kunit *test)
+{
+	struct file *f = shmem_file(test, PAGE_SIZE, false);
+	unsigned long x = map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = map_file(test, f, PAGE_SIZE, 0);
+
+	fill(test, x, PAGE_SIZE, 1);
+	fill(test, y, PAGE_SIZE, 2);
+	exchange_and_check(test, x, y, PAGE_SIZE);
+	/* The shmem folio first this time */
+	fill(test, x, PAGE_SIZE, 2);
+	fill(test, y, PAGE_SIZE, 1);
+	exchange_and_check(test, y, x, PAGE_SIZE);
+}
+
+/*
+ * An mlocked anon page in ZONE_NORMAL and an mlocked shmem page in
+ * ZONE_DMA32: the per-zone LRU and NR_MLOCK counts must follow the roles.
+ */
+static void exchange_cross_zone_mlocked(struct kunit *test)
+{
+	struct file *f = shmem_file(test, PAGE_SIZE, true);
+	unsigned long x = map_anon(test, PAGE_SIZE, MAP_LOCKED);
+	unsigned long y = map_file(test, f, PAGE_SIZE, MAP_LOCKED);
+	struct folio *a, *b;
+
+	fill(test, x, PAGE_SIZE, 1);
+	fill(test, y, PAGE_SIZE, 2);
+	a = folio_at(x, NULL);
+	b = folio_at(y, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_EXPECT_TRUE(test, folio_test_mlocked(a));
+	KUNIT_EXPECT_TRUE(test, folio_test_mlocked(b));
+	KUNIT_EXPECT_EQ(test, folio_zonenum(b), ZONE_DMA32);
+	KUNIT_ASSERT_NE_MSG(test, folio_zonenum(a), folio_zonenum(b),
+			    "both pages in zone %d", folio_zonenum(a));
+	folio_put(a);
+	folio_put(b);
+
+	exchange_and_check(test, x, y, PAGE_SIZE);
+}
+
+/* Many pairs in one exchange_folio_pairs() call. */
+static void exchange_batch(struct kunit *test)
+{
+	const unsigned int nr = 80;	/* more than one internal batch */
+	unsigned long x = map_anon(test, nr * PAGE_SIZE, 0);
+	unsigned long y = map_anon(test, nr * PAGE_SIZE, 0);
+	unsigned long *px, *py, pfn;
+	struct exchange_pair *pairs;
+	struct stats *before;
+	unsigned int i;
+
+	px = kunit_kcalloc(test, nr, sizeof(*px), GFP_KERNEL);
+	py = kunit_kcalloc(test, nr, sizeof(*py), GFP_KERNEL);
+	pairs = kunit_kcalloc(test, nr, sizeof(*pairs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, px);
+	KUNIT_ASSERT_NOT_NULL(test, py);
+	KUNIT_ASSERT_NOT_NULL(test, pairs);
+
+	fill(test, x, nr * PAGE_SIZE, 1);
+	fill(test, y, nr * PAGE_SIZE, 2);
+	lru_add_drain_all();
+	before = stats_new(test);
+	for (i = 0; i < nr; i++) {
+		pairs[i].a = folio_at(x + i * PAGE_SIZE, &px[i]);
+		pairs[i].b = folio_at(y + i * PAGE_SIZE, &py[i]);
+		KUNIT_ASSERT_NOT_NULL(test, pairs[i].a);
+		KUNIT_ASSERT_NOT_NULL(test, pairs[i].b);
+		KUNIT_ASSERT_EQ(test, folio_order(pairs[i].a), 0);
+	}
+
+	KUNIT_EXPECT_EQ(test, exchange_folio_pairs(pairs, nr), nr);
+	for (i = 0; i < nr; i++) {
+		KUNIT_EXPECT_EQ(test, pairs[i].result, EXCHANGE_DONE);
+		folio_put(pairs[i].a);
+		folio_put(pairs[i].b);
+	}
+
+	check(test, x, nr * PAGE_SIZE, 1);
+	check(test, y, nr * PAGE_SIZE, 2);
+	for (i = 0; i < nr; i++) {
+		folio_put(folio_at(x + i * PAGE_SIZE, &pfn));
+		KUNIT_EXPECT_EQ(test, pfn, py[i]);
+		folio_put(folio_at(y + i * PAGE_SIZE, &pfn));
+		KUNIT_EXPECT_EQ(test, pfn, px[i]);
+	}
+	expect_stats_balance(test, before);
+}
+
+/* A refused exchange leaves both addresses exactly as they were. */
+static void expect_refused(struct kunit *test, unsigned long x,
+			   unsigned long y, size_t len, int ret, int err)
+{
+	KUNIT_EXPECT_EQ(test, ret, err);
+	check(test, x, len, 1);
+	check(test, y, len, 2);
+}
+
+static void refuse_order_mismatch(struct kunit *test)
+{
+	unsigned long x = map_thp(test);
+	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	struct role rx, ry;
+
+	fill(test, x, HPAGE_PMD_SIZE, 1);
+	fill(test, y, PAGE_SIZE, 2);
+	rx = role_at(test, x);
+	ry = role_at(test, y);
+	expect_refused(test, x, y, PAGE_SIZE, exchange_at(x, y), -EINVAL);
+	check(test, x, HPAGE_PMD_SIZE, 1);
+	expect_role(test, role_at(test, x), rx, rx.pfn, "THP");
+	expect_role(test, role_at(test, y), ry, ry.pfn, "4K page");
+	/* The same folio twice is no pair either */
+	KUNIT_EXPECT_EQ(test, exchange_at(y, y), -EINVAL);
+}
+
+static void refuse_pinned(struct kunit *test)
+{
+	unsigned long x = map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	struct page *pinned;
+	struct role rx, ry;
+
+	fill(test, x, PAGE_SIZE, 1);
+	fill(test, y, PAGE_SIZE, 2);
+	KUNIT_ASSERT_EQ(test, pin_user_pages_fast(x, 1, FOLL_WRITE |
+						  FOLL_LONGTERM, &pinned), 1);
+	rx = role_at(test, x);
+	ry = role_at(test, y);
+	expect_refused(test, x, y, PAGE_SIZE, exchange_at(x, y), -EBUSY);
+	expect_refused(test, x, y, PAGE_SIZE, exchange_at(y, x), -EBUSY);
+	expect_role(test, role_at(test, x), rx, rx.pfn, "pinned page");
+	expect_role(test, role_at(test, y), ry, ry.pfn, "other page");
+	unpin_user_page(pinned);
+	/* The pin was the only obstacle */
+	KUNIT_EXPECT_EQ(test, exchange_at(x, y), 0);
+	check(test, x, PAGE_SIZE, 1);
+	check(test, y, PAGE_SIZE, 2);
+}
+
+static void refuse_extra_reference(struct kunit *test)
+{
+	unsigned long x = map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	struct role rx, ry;
+	struct folio *held;
+
+	fill(test, x, PAGE_SIZE, 1);
+	fill(test, y, PAGE_SIZE, 2);
+	held = folio_at(y, NULL);	/* like a concurrent get_page() */
+	KUNIT_ASSERT_NOT_NULL(test, held);
+	rx = role_at(test, x);
+	ry = role_at(test, y);
+	expect_refused(test, x, y, PAGE_SIZE, exchange_at(x, y), -EAGAIN);
+	expect_role(test, role_at(test, x), rx, rx.pfn, "other page");
+	expect_role(test, role_at(test, y), ry, ry.pfn, "referenced page");
+	folio_put(held);
+	KUNIT_EXPECT_EQ(test, exchange_at(x, y), 0);
+	check(test, x, PAGE_SIZE, 1);
+	check(test, y, PAGE_SIZE, 2);
+}
+
+static void refuse_writeback(struct kunit *test)
+{
+	unsigned long x = map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	struct folio *wb;
+	struct role rx;
+
+	fill(test, x, PAGE_SIZE, 1);
+	fill(test, y, PAGE_SIZE, 2);
+	rx = role_at(test, x);
+	/* No swap device here: stand in for swap-out I/O with the flag */
+	wb = folio_at(x, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, wb);
+	KUNIT_ASSERT_FALSE(test, folio_test_set_writeback(wb));
+	expect_refused(test, x, y, PAGE_SIZE, exchange_at(x, y), -EBUSY);
+	KUNIT_EXPECT_TRUE(test, folio_test_clear_writeback(wb));
+	folio_put(wb);
+	expect_role(test, role_at(test, x), rx, rx.pfn, "page under I/O");
+}
+
+/* A kernel page: never on an LRU list. */
+static void refuse_unmovable(struct kunit *test)
+{
+	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	struct page *page = alloc_page(GFP_KERNEL);
+	struct folio *b;
+	struct role ry;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	fill(test, y, PAGE_SIZE, 2);
+	ry = role_at(test, y);
+	b = folio_at(y, NULL);
+	KUNIT_EXPECT_EQ(test, exchange_folios(page_folio(page), b), -EBUSY);
+	KUNIT_EXPECT_EQ(test, exchange_folios(b, page_folio(page)), -EBUSY);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+	folio_put(b);
+	check(test, y, PAGE_SIZE, 2);
+	expect_role(test, role_at(test, y), ry, ry.pfn, "user page");
+	__free_page(page);
+}
+
+static bool xk_isolate(struct page *page, isolate_mode_t mode)
+{
+	return false;
+}
+
+static int xk_migrate(struct page *dst, struct page *src, enum migrate_mode m)
+{
+	return -EBUSY;
+}
+
+static void xk_putback(struct page *page)
+{
+}
+
+static const struct movable_operations xk_mops = {
+	.isolate_page = xk_isolate,
+	.migrate_page = xk_migrate,
+	.putback_page = xk_putback,
+};
+
+/* A page with movable_operations, as zsmalloc and balloon pages have. */
+static void refuse_nonlru_movable(struct kunit *test)
+{
+	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	struct page *page = alloc_page(GFP_KERNEL);
+	struct folio *b;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	lock_page(page);
+	__SetPageMovable(page, &xk_mops);
+	unlock_page(page);
+
+	fill(test, y, PAGE_SIZE, 2);
+	b = folio_at(y, NULL);
+	KUNIT_EXPECT_EQ(test, exchange_folios(b, page_folio(page)),
+			-EOPNOTSUPP);
+	folio_put(b);
+	check(test, y, PAGE_SIZE, 2);
+
+	lock_page(page);
+	__ClearPageMovable(page);
+	page->mapping = NULL;	/* __ClearPageMovable() leaves the type bit */
+	unlock_page(page);
+	__free_page(page);
+}
+
+static struct kunit_case exchange_cases[] = {
+	KUNIT_CASE(exchange_anon_4k),
+	KUNIT_CASE(exchange_anon_thp),
+	KUNIT_CASE(exchange_shmem_files),
+	KUNIT_CASE(exchange_shmem_one_file),
+	KUNIT_CASE(exchange_anon_shmem),
+	KUNIT_CASE(exchange_cross_zone_mlocked),
+	KUNIT_CASE(exchange_batch),
+	KUNIT_CASE(refuse_order_mismatch),
+	KUNIT_CASE(refuse_pinned),
+	KUNIT_CASE(refuse_extra_reference),
+	KUNIT_CASE(refuse_writeback),
+	KUNIT_CASE(refuse_unmovable),
+	KUNIT_CASE(refuse_nonlru_movable),
+	{}
+};
+
+static struct kunit_suite exchange_suite = {
+	.name = "exchange",
+	.test_cases = exchange_cases,
+};
+kunit_test_suite(exchange_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the exchange of two in-use folios");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,727 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Exchange of two in-use folios, without a free page.
+ *
+ * Two movable folios of equal order trade their contents and their roles:
+ * afterwards every virtual address, page-cache slot and swap-cache slot that
+ * referred to folio A refers to folio B's frame, which holds A's data, and
+ * the other way round. Migration needs a free frame to do this; exchange
+ * needs none, which is what lets mm/vma_defrag.c make a user range
+ * physically contiguous on memory with no free 2 MiB block left.
+ *
+ * It is migration run in both directions at once, built from migration's
+ * pieces rather than beside them:
+ *
+ *  1. isolate both folios from their LRU lists and lock them (the second one
+ *     only by trylock, so two exchanges can never wait on each other);
+ *  2. replace every mapping of both with migration entries (try_to_migrate(),
+ *     TLB flushes batched over all pairs of a batch as migrate_pages_batch()
+ *     does); a fault on either now waits for the folio lock;
+ *  3. check that each folio has no reference besides the caller's, the
+ *     isolation and the page/swap cache's, and freeze both refcounts under
+ *     the cache locks: nobody can look either folio up from here on;
+ *  4. point each cache slot at the other frame, exchange the folio state
+ *     (mapping, index, private, memcg, the page flags that describe the
+ *     data, NUMA cpupid, page_owner) and move the per-zone statistics;
+ *  5. exchange the data, still frozen, so that no reader can see a frame
+ *     half-way;
+ *  6. unfreeze each frame to the other's reference count, put both back on
+ *     the LRU and turn A's migration entries into mappings of B's frame and
+ *     B's into mappings of A's frame (remove_migration_ptes()); mapcounts,
+ *     NR_*_MAPPED, mlock and PageAnonExclusive are rebuilt by the rmap code
+ *     exactly as after a migration.
+ *
+ * Any refusal happens before step 3 and undoes steps 1-2, so both folios are
+ * left as they were, mapped where they were and back on their LRU lists.
+ *
+ * The data is exchanged through a 64-bit register, word by word, rather than
+ * through a per-CPU bounce page with three copy_highpage() calls: measured
+ * in the bench guest (make bench, exchange_copy), the register swap was
+ * faster for both 4 KiB pages and THPs; it also needs no memory at all.
+ *
+ * Supported: anonymous folios (also COW-shared by several processes, also
+ * in the swap cache when not under I/O), shmem/memfd folios, either of them
+ * with the other, of any equal order up to PMD-mapped THPs; mlocked folios
+ * too. Refused, with the folio untouched: see enum exchange_result.
+ */
+
+#include <linux/exchange.h>
+#include <linux/highmem.h>
+#include <linux/huge_mm.h>
+#include <linux/local_lock.h>
+#include <linux/moduleparam.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
+#include <linux/mm_inline.h>
+#include <linux/page_owner.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/sched.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
+#include <linux/vmstat.h>
+#include <linux/xarray.h>
+
+#include "internal.h"
+
+#define CREATE_TRACE_POINTS
+#include <trace/events/exchange.h>
+
+/* Pairs unmapped together before one TLB flush, as in migrate_pages_batch */
+#define EXCHANGE_BATCH		32
+/* Attempts for a pair that met a transient reference or a held lock */
+#define EXCHANGE_PASSES		3
+
+/*
+ * The page flags that describe the data and its role, and so move with it.
+ * The others belong to the frame: PG_locked and PG_waiters (our lock and
+ * whoever waits on it), PG_head (same order on both sides), PG_lru (both
+ * are isolated), PG_writeback and PG_hwpoison (refused), PG_reserved,
+ * PG_arch_* (left to flush_dcache_folio(), as for a migration target).
+ */
+#define EXCHANGE_PAGE_FLAGS						\
+	(BIT(PG_referenced) | BIT(PG_uptodate) | BIT(PG_dirty) |	\
+	 BIT(PG_active) | BIT(PG_workingset) | BIT(PG_owner_priv_1) |	\
+	 BIT(PG_owner_2) | BIT(PG_private) | BIT(PG_private_2) |	\
+	 BIT(PG_reclaim) | BIT(PG_swapbacked) | BIT(PG_unevictable) |	\
+	 BIT(PG_mlocked) | EXCHANGE_IDLE_FLAGS)
+
+#if defined(CONFIG_PAGE_IDLE_FLAG) && defined(CONFIG_64BIT)
+#define EXCHANGE_IDLE_FLAGS	(BIT(PG_young) | BIT(PG_idle))
+#else
+#define EXCHANGE_IDLE_FLAGS	0
+#endif
+
+struct exchange_side {
+	struct folio *folio;
+	struct anon_vma *anon_vma;
+	struct address_space *cache;	/* page or swap cache, or NULL */
+	pgoff_t cache_index;
+	int expected_refs;		/* once unmapped */
+	bool isolated_file;		/* which NR_ISOLATED_* we counted */
+	bool isolated;
+	bool locked;
+	bool was_mapped;
+	bool was_mlocked;
+	bool deferred_split;
+	bool partially_mapped;
+};
+
+struct exchange_work {
+	struct exchange_side a;
+	struct exchange_side b;
+};
+
+static const int exchange_errno[NR_EXCHANGE_RESULTS] = {
+	[EXCHANGE_DONE]			= 0,
+	[EXCHANGE_ORDER_MISMATCH]	= -EINVAL,
+	[EXCHANGE_PINNED]		= -EBUSY,
+	[EXCHANGE_KSM]			= -EOPNOTSUPP,
+	[EXCHANGE_HUGETLB]		= -EOPNOTSUPP,
+	[EXCHANGE_IO]			= -EBUSY,
+	[EXCHANGE_NONLRU_MOVABLE]	= -EOPNOTSUPP,
+	[EXCHANGE_UNMOVABLE]		= -EBUSY,
+	[EXCHANGE_DEVICE]		= -EOPNOTSUPP,
+	[EXCHANGE_UNSUPPORTED]		= -EOPNOTSUPP,
+	[EXCHANGE_BUSY]			= -EAGAIN,
+};
+
+/**
+ * exchange_result_errno - the errno that reports an exchange result
+ * @result: The result of one pair.
+ *
+ * Return: 0 for %EXCHANGE_DONE, -EINVAL for mismatched orders, -EBUSY for
+ * pinned, under-I/O or unmovable folios, -EOPNOTSUPP for kinds that cannot
+ * be exchanged, -EAGAIN when a transient reference or lock outlasted the
+ * retries.
+ */
+int exchange_result_errno(enum exchange_result result)
+{
+	if (WARN_ON_ONCE(result >= NR_EXCHANGE_RESULTS))
+		return -EINVAL;
+	return exchange_errno[result];
+}
+EXPORT_SYMBOL_GPL(exchange_result_errno);
+
+/* What can be refused without the folio lock. */
+static enum exchange_result exchange_classify(struct folio *folio)
+{
+	if (folio_is_zone_device(folio))
+		return EXCHANGE_DEVICE;
+	if (folio_test_hugetlb(folio))
+		return EXCHANGE_HUGETLB;
+	if (folio_test_ksm(folio))
+		return EXCHANGE_KSM;
+	if (__folio_test_movable(folio))
+		return EXCHANGE_NONLRU_MOVABLE;
+	if (folio_maybe_dma_pinned(folio))
+		return EXCHANGE_PINNED;
+	return EXCHANGE_DONE;
+}
+
+/* What needs the folio lock: the kind of the folio and its I/O state. */
+static enum exchange_result exchange_check_locked(struct exchange_side *s)
+{
+	struct folio *folio = s->folio;
+	struct address_space *mapping = folio_mapping(folio);
+
+	if (folio_test_ksm(folio))
+		return EXCHANGE_KSM;
+	if (folio_contain_hwpoisoned_page(folio))
+		return EXCHANGE_UNSUPPORTED;
+	if (folio_test_writeback(folio))
+		return EXCHANGE_IO;
+	if (folio_test_anon(folio)) {
+		/* A swap-in still reading, or a new swap-cache folio */
+		if (folio_test_swapcache(folio) && !folio_test_uptodate(folio))
+			return EXCHANGE_IO;
+	} else if (!mapping || !shmem_mapping(mapping)) {
+		/* Regular files, and folios truncated from under us */
+		return EXCHANGE_UNSUPPORTED;
+	}
+	/* No filesystem-private state to hand over */
+	if (folio_test_private(folio) || folio_test_private_2(folio))
+		return EXCHANGE_UNSUPPORTED;
+	if (folio_maybe_dma_pinned(folio))
+		return EXCHANGE_PINNED;
+
+	s->cache = mapping;
+	if (mapping)
+		s->cache_index = folio_index(folio);
+	s->was_mlocked = folio_test_mlocked(folio);
+	return EXCHANGE_DONE;
+}
+
+static bool exchange_isolate(struct exchange_side *s)
+{
+	struct folio *folio = s->folio;
+
+	/* A folio just faulted in may still sit in this CPU's LRU batch */
+	if (!folio_test_lru(folio))
+		lru_add_drain();
+	if (!folio_isolate_lru(folio))
+		return false;
+	s->isolated = true;
+	s->isolated_file = folio_is_file_lru(folio);
+	node_stat_mod_folio(folio, NR_ISOLATED_ANON + s->isolated_file,
+			    folio_nr_pages(folio));
+	return true;
+}
+
+/* Back on the LRU; the isolation reference is still ours to drop. */
+static void exchange_add_lru(struct exchange_side *s)
+{
+	struct folio *folio = s->folio;
+
+	node_stat_mod_folio(folio, NR_ISOLATED_ANON + s->isolated_file,
+			    -folio_nr_pages(folio));
+	folio_add_lru(folio);
+	s->isolated = false;
+}
+
+static void exchange_unmap(struct exchange_side *s)
+{
+	struct folio *folio = s->folio;
+
+	/*
+	 * The anon_vma must outlive the unmapped interval, in which the last
+	 * process mapping the folio may exit (see migrate_folio_unmap()).
+	 */
+	if (folio_test_anon(folio))
+		s->anon_vma = folio_get_anon_vma(folio);
+	if (folio_mapped(folio) && (!folio_test_anon(folio) || s->anon_vma)) {
+		try_to_migrate(folio, TTU_BATCH_FLUSH);
+		s->was_mapped = true;
+	}
+}
+
+/* Undo whatever exchange_begin() did to one side; leaves it as it was. */
+static void exchange_restore(struct exchange_side *s)
+{
+	struct folio *folio = s->folio;
+
+	if (s->was_mapped)
+		remove_migration_ptes(folio, folio, 0);
+	if (s->anon_vma)
+		put_anon_vma(s->anon_vma);
+	if (s->locked)
+		folio_unlock(folio);
+	if (s->isolated) {
+		exchange_add_lru(s);
+		folio_put(folio);
+	}
+}
+
+/*
+ * Isolate, lock and unmap both folios. The TLB flush for the unmapping is
+ * left to the caller, who batches it over several pairs. The first folio
+ * lock may be waited for only when we hold no other folio lock.
+ */
+static enum exchange_result exchange_begin(struct exchange_work *w,
+					   bool may_block)
+{
+	struct exchange_side *a = &w->a, *b = &w->b;
+	enum exchange_result r;
+
+	if (a->folio == b->folio || folio_order(a->folio) != folio_order(b->folio))
+		return EXCHANGE_ORDER_MISMATCH;
+	r = exchange_classify(a->folio);
+	if (r == EXCHANGE_DONE)
+		r = exchange_classify(b->folio);
+	if (r != EXCHANGE_DONE)
+		return r;
+
+	if (!exchange_isolate(a))
+		return EXCHANGE_UNMOVABLE;
+	if (!exchange_isolate(b)) {
+		r = EXCHANGE_UNMOVABLE;
+		goto fail;
+	}
+
+	if (!folio_trylock(a->folio)) {
+		if (!may_block) {
+			r = EXCHANGE_BUSY;
+			goto fail;
+		}
+		folio_lock(a->folio);
+	}
+	a->locked = true;
+	if (!folio_trylock(b->folio)) {
+		r = EXCHANGE_BUSY;
+		goto fail;
+	}
+	b->locked = true;
+
+	r = exchange_check_locked(a);
+	if (r == EXCHANGE_DONE)
+		r = exchange_check_locked(b);
+	if (r != EXCHANGE_DONE)
+		goto fail;
+
+	exchange_unmap(a);
+	exchange_unmap(b);
+	return EXCHANGE_DONE;
+
+fail:
+	exchange_restore(b);
+	exchange_restore(a);
+	return r;
+}
+
+static void exchange_lock_caches(struct address_space *x,
+				 struct address_space *y)
+{
+	local_irq_disable();
+	if (x == y)
+		y = NULL;
+	else if (x && y && x > y)
+		swap(x, y);
+	else if (!x)
+		swap(x, y);
+	if (x)
+		xa_lock(&x->i_pages);
+	if (y)
+		xa_lock_nested(&y->i_pages, SINGLE_DEPTH_NESTING);
+}
+
+static void exchange_unlock_caches(struct address_space *x,
+				   struct address_space *y)
+{
+	if (y && y != x)
+		xa_unlock(&y->i_pages);
+	if (x)
+		xa_unlock(&x->i_pages);
+}
+
+/* Point the cache slots of @from's folio at @to (under the cache lock). */
+static void exchange_cache_slots(struct exchange_side *from, struct folio *to)
+{
+	XA_STATE(xas, &from->cache->i_pages, from->cache_index);
+	long i, entries = 1;
+
+	/* The swap cache still stores one entry per page */
+	if (folio_test_swapcache(from->folio))
+		entries = folio_nr_pages(from->folio);
+	for (i = 0; i < entries; i++) {
+		xas_store(&xas, to);
+		xas_next(&xas);
+	}
+}
+
+static void exchange_folio_flags(struct folio *a, struct folio *b)
+{
+	unsigned long fa = READ_ONCE(a->flags) & EXCHANGE_PAGE_FLAGS;
+	unsigned long fb = READ_ONCE(b->flags) & EXCHANGE_PAGE_FLAGS;
+	unsigned long old;
+
+	/*
+	 * Atomically, because the frame's own bits (PG_waiters) can still be
+	 * set by a task starting to wait on our lock.
+	 */
+	old = READ_ONCE(a->flags);
+	while (!try_cmpxchg(&a->flags, &old,
+			    (old & ~EXCHANGE_PAGE_FLAGS) | fb))
+		;
+	old = READ_ONCE(b->flags);
+	while (!try_cmpxchg(&b->flags, &old,
+			    (old & ~EXCHANGE_PAGE_FLAGS) | fa))
+		;
+}
+
+/* Everything that describes the data moves with it. Both refs are frozen. */
+static void exchange_folio_state(struct folio *a, struct folio *b)
+{
+	int cpupid;
+
+	swap(a->mapping, b->mapping);
+	swap(a->index, b->index);
+	swap(a->private, b->private);
+#ifdef CONFIG_MEMCG
+	swap(a->memcg_data, b->memcg_data);
+#endif
+	exchange_folio_flags(a, b);
+	cpupid = folio_last_cpupid(a);
+	folio_xchg_last_cpupid(a, folio_xchg_last_cpupid(b, cpupid));
+	folio_swap_owner(a, b);
+}
+
+/*
+ * @folio's role moved from a frame in @from to one in @to: move what is
+ * counted per zone or node and not rebuilt by remapping. Irqs are off.
+ */
+static void exchange_account_move(struct folio *folio,
+				  struct address_space *cache, bool dirty,
+				  struct zone *from, struct zone *to)
+{
+	long nr = folio_nr_pages(folio);
+
+	if (from == to)
+		return;
+	if (cache)
+		folio_account_cache_move(folio, cache, from, to, dirty);
+	/* Unmapping munlocks; only a folio mlocked but unmapped gets here */
+	if (folio_test_mlocked(folio)) {
+		__mod_zone_page_state(from, NR_MLOCK, -nr);
+		__mod_zone_page_state(to, NR_MLOCK, nr);
+	}
+}
+
+/* MEASUREMENT ONLY, removed once measured: the bounce-page variant */
+static bool bounce_copy;
+module_param(bounce_copy, bool, 0644);
+
+struct exchange_bounce {
+	local_lock_t lock;
+	struct page *page;
+};
+
+static DEFINE_PER_CPU(struct exchange_bounce, exchange_bounce) = {
+	.lock = INIT_LOCAL_LOCK(lock),
+};
+
+static int __init exchange_bounce_init(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		per_cpu(exchange_bounce, cpu).page = alloc_page(GFP_KERNEL);
+	return 0;
+}
+core_initcall(exchange_bounce_init);
+
+static void exchange_page_data(struct page *x, struct page *y)
+{
+	if (bounce_copy) {
+		struct page *t;
+
+		local_lock(&exchange_bounce.lock);
+		t = this_cpu_read(exchange_bounce.page);
+		copy_highpage(t, x);
+		copy_highpage(x, y);
+		copy_highpage(y, t);
+		local_unlock(&exchange_bounce.lock);
+		return;
+	}
+	{
+	u64 *p = kmap_local_page(x);
+	u64 *q = kmap_local_page(y);
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+		swap(p[i], q[i]);
+	kunmap_local(q);
+	kunmap_local(p);
+	}
+}
+
+static void exchange_folio_data(struct folio *a, struct folio *b)
+{
+	long i, nr = folio_nr_pages(a);
+
+	/*
+	 * No cond_resched() while frozen: a page-cache lookup spins until the
+	 * refcount unfreezes, and might spin on this CPU.
+	 */
+	for (i = 0; i < nr; i++)
+		exchange_page_data(folio_page(a, i), folio_page(b, i));
+	flush_dcache_folio(a);
+	flush_dcache_folio(b);
+}
+
+static void exchange_note_deferred_split(struct exchange_side *s)
+{
+	struct folio *folio = s->folio;
+
+	if (folio_order(folio) > 1 &&
+	    !data_race(list_empty(&folio->_deferred_list))) {
+		s->deferred_split = true;
+		s->partially_mapped = folio_test_partially_mapped(folio);
+	}
+}
+
+/* Steps 3-5: freeze, exchange the roles and the data, unfreeze. */
+static enum exchange_result exchange_move(struct exchange_work *w)
+{
+	struct exchange_side *a = &w->a, *b = &w->b;
+	struct folio *fa = a->folio, *fb = b->folio;
+	struct zone *zone_a = folio_zone(fa), *zone_b = folio_zone(fb);
+	bool dirty_a, dirty_b;
+
+	if (folio_mapped(fa) || folio_mapped(fb))
+		return EXCHANGE_BUSY;
+
+	/* The caller's reference, the isolation's and the cache's */
+	a->expected_refs = 2 + folio_expected_ref_count(fa);
+	b->expected_refs = 2 + folio_expected_ref_count(fb);
+	if (folio_ref_count(fa) != a->expected_refs ||
+	    folio_ref_count(fb) != b->expected_refs)
+		goto busy;
+
+	exchange_note_deferred_split(a);
+	exchange_note_deferred_split(b);
+
+	exchange_lock_caches(a->cache, b->cache);
+	if (!folio_ref_freeze(fa, a->expected_refs))
+		goto unlock_busy;
+	if (!folio_ref_freeze(fb, b->expected_refs)) {
+		folio_ref_unfreeze(fa, a->expected_refs);
+		goto unlock_busy;
+	}
+
+	/* While frozen and the memcg is still the folio's own */
+	folio_unqueue_deferred_split(fa);
+	folio_unqueue_deferred_split(fb);
+
+	if (a->cache)
+		exchange_cache_slots(a, fb);
+	if (b->cache)
+		exchange_cache_slots(b, fa);
+	dirty_a = folio_test_dirty(fa);
+	dirty_b = folio_test_dirty(fb);
+	exchange_folio_state(fa, fb);
+	exchange_unlock_caches(a->cache, b->cache);
+
+	/* fb now plays a's role and fa b's */
+	exchange_account_move(fb, a->cache, dirty_a, zone_a, zone_b);
+	exchange_account_move(fa, b->cache, dirty_b, zone_b, zone_a);
+	local_irq_enable();
+
+	exchange_folio_data(fa, fb);
+
+	folio_ref_unfreeze(fa, b->expected_refs);
+	folio_ref_unfreeze(fb, a->expected_refs);
+	return EXCHANGE_DONE;
+
+unlock_busy:
+	exchange_unlock_caches(a->cache, b->cache);
+	local_irq_enable();
+busy:
+	if (folio_maybe_dma_pinned(fa) || folio_maybe_dma_pinned(fb))
+		return EXCHANGE_PINNED;
+	return EXCHANGE_BUSY;
+}
+
+/* Step 6: map each role at its new frame, and let both folios go. */
+static void exchange_finish(struct exchange_work *w)
+{
+	struct exchange_side *a = &w->a, *b = &w->b;
+	struct folio *fa = a->folio, *fb = b->folio;
+
+	/*
+	 * On the LRU before remapping, so that an mlocked folio gets its
+	 * mlock_count back from the remapping (as in migrate_folio_move()).
+	 */
+	exchange_add_lru(a);
+	exchange_add_lru(b);
+	if (a->was_mlocked || b->was_mlocked)
+		lru_add_drain();
+
+	if (a->was_mapped)
+		remove_migration_ptes(fa, fb, 0);
+	if (b->was_mapped)
+		remove_migration_ptes(fb, fa, 0);
+
+	if (a->deferred_split)
+		deferred_split_folio(fb, a->partially_mapped);
+	if (b->deferred_split)
+		deferred_split_folio(fa, b->partially_mapped);
+
+	folio_unlock(fa);
+	folio_unlock(fb);
+	if (a->anon_vma)
+		put_anon_vma(a->anon_vma);
+	if (b->anon_vma)
+		put_anon_vma(b->anon_vma);
+	/* The isolation references */
+	folio_put(fa);
+	folio_put(fb);
+}
+
+/* Steps 3-6 for a pair that exchange_begin() unmapped and flushed. */
+static enum exchange_result exchange_end(struct exchange_work *w)
+{
+	enum exchange_result r = exchange_move(w);
+
+	if (r == EXCHANGE_DONE) {
+		exchange_finish(w);
+	} else {
+		exchange_restore(&w->b);
+		exchange_restore(&w->a);
+	}
+	return r;
+}
+
+static void exchange_work_init(struct exchange_work *w,
+			       const struct exchange_pair *pair)
+{
+	memset(w, 0, sizeof(*w));
+	w->a.folio = pair->a;
+	w->b.folio = pair->b;
+}
+
+static enum exchange_result exchange_one(struct exchange_work *w,
+					 const struct exchange_pair *pair)
+{
+	enum exchange_result r;
+
+	exchange_work_init(w, pair);
+	r = exchange_begin(w, true);
+	if (r != EXCHANGE_DONE)
+		return r;
+	try_to_unmap_flush();
+	return exchange_end(w);
+}
+
+static void exchange_account(const struct exchange_pair *pair,
+			     unsigned long pfn_a, unsigned long pfn_b)
+{
+	BUILD_BUG_ON(EXCHANGE_FAIL_BUSY - EXCHANGE_SUCCESS != EXCHANGE_BUSY);
+
+	count_vm_event(EXCHANGE_SUCCESS + pair->result);
+	trace_mm_exchange_folios(pfn_a, pfn_b, folio_order(pair->a),
+				 pair->result);
+}
+
+static unsigned int exchange_batch(struct exchange_pair *pairs,
+				   unsigned int nr, struct exchange_work *works)
+{
+	unsigned int i, pass, done = 0;
+
+	/*
+	 * One pass over the whole batch with all locks taken by trylock: we
+	 * hold the earlier pairs' locks, so waiting on another could deadlock.
+	 * One TLB flush covers all the unmapping.
+	 */
+	for (i = 0; i < nr; i++) {
+		exchange_work_init(&works[i], &pairs[i]);
+		pairs[i].result = exchange_begin(&works[i], false);
+	}
+	try_to_unmap_flush();
+	for (i = 0; i < nr; i++)
+		if (pairs[i].result == EXCHANGE_DONE)
+			pairs[i].result = exchange_end(&works[i]);
+
+	/* Pairs that met contention again, one at a time */
+	for (pass = 1; pass < EXCHANGE_PASSES; pass++) {
+		for (i = 0; i < nr; i++) {
+			if (pairs[i].result != EXCHANGE_BUSY)
+				continue;
+			cond_resched();
+			pairs[i].result = exchange_one(&works[i], &pairs[i]);
+		}
+	}
+
+	for (i = 0; i < nr; i++) {
+		exchange_account(&pairs[i], folio_pfn(pairs[i].a),
+				 folio_pfn(pairs[i].b));
+		done += pairs[i].result == EXCHANGE_DONE;
+	}
+	return done;
+}
+
+/**
+ * exchange_folio_pairs - exchange many pairs of folios
+ * @pairs: The pairs; no folio may appear twice.
+ * @nr: Number of pairs.
+ *
+ * For each pair, exchange the contents and the mappings of the two folios
+ * as exchange_folios() does. Pairs are processed in batches: all pairs of
+ * a batch are unmapped first, with one TLB flush, then exchanged and
+ * remapped. A pair that meets a transient reference or a held folio lock
+ * is retried on its own. The caller holds one reference on every folio and
+ * keeps it. Sets @pairs[i].result; see exchange_result_errno().
+ *
+ * Context: Process context, may sleep. No folio locked by the caller.
+ * Return: The number of pairs exchanged.
+ */
+unsigned int exchange_folio_pairs(struct exchange_pair *pairs, unsigned int nr)
+{
+	struct exchange_work one, *works;
+	unsigned int start, n, batch, done = 0;
+
+	batch = min_t(unsigned int, nr, EXCHANGE_BATCH);
+	works = batch > 1 ? kmalloc_array(batch, sizeof(*works),
+					  GFP_KERNEL | __GFP_NOWARN) : NULL;
+	if (!works) {
+		/* Fragmented memory is where we run: work on one pair */
+		works = &one;
+		batch = 1;
+	}
+
+	for (start = 0; start < nr; start += n) {
+		n = min(batch, nr - start);
+		done += exchange_batch(pairs + start, n, works);
+		cond_resched();
+	}
+
+	if (works != &one)
+		kfree(works);
+	return done;
+}
+EXPORT_SYMBOL_GPL(exchange_folio_pairs);
+
+/**
+ * exchange_folios - exchange the contents and mappings of two folios
+ * @a: One folio.
+ * @b: The other folio, of the same order.
+ *
+ * Afterwards @a's frame holds @b's data and plays @b's role (its mappings,
+ * page-cache or swap-cache slot, flags, memcg) and @b's frame holds @a's:
+ * every virtual address keeps seeing its own data. No free page is used.
+ * Both folios must be on an LRU list, anonymous or shmem, unpinned and not
+ * under I/O; otherwise nothing changes and an errno says why.
+ *
+ * The caller holds one reference on each folio and keeps it.
+ *
+ * Context: Process context, may sleep. No folio locked by the caller.
+ * Return: 0 when exchanged, else the errno of exchange_result_errno().
+ */
+int exchange_folios(struct folio *a, struct folio *b)
+{
+	struct exchange_pair pair = { .a = a, .b = b };
+
+	exchange_folio_pairs(&pair, 1);
+	return exchange_result_errno(pair.result);
+}
+EXPORT_SYMBOL_GPL(exchange_folios);

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * exchange_stress: processes keep writing and verifying patterned pages
+ * while the kernel exchanges their pages with each other, continuously,
+ * through /sys/kernel/debug/contig/exchange.
+ *
+ * Workers, each a process with one region:
+ *   anon      4 KiB anonymous pages (MADV_NOHUGEPAGE); rewrites and
+ *             verifies every page, and in turn: madvise(DONTNEED)s a chunk,
+ *             munmap()s and re-maps one, mremap()s one away and back, and
+ *             fork()s a child that verifies the region (sharing it COW
+ *             while it runs)
+ *   thp       anonymous THPs (MADV_HUGEPAGE); rewrites and verifies
+ *   cow       a forked pair mapping the same COW-shared anonymous pages;
+ *             both verify them, neither writes
+ *   memfd     a memfd mapped by two processes; each owns every other page,
+ *             writes it under a per-page sequence count, and verifies all
+ *             pages, its partner's included
+ *   pressure  maps, touches and unmaps large anonymous areas
+ * The driver picks random pairs of pages of the exchangeable regions (also
+ * of different kinds, which the kernel must refuse when their orders
+ * differ) and asks for them to be exchanged, until the time is up.
+ *
+ * Prints "RESULT key=value ..." and exits 1 on any corrupt page, a worker
+ * that died, or an exchange count of zero.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE		4096UL
+#define HPAGE		(2UL << 20)
+#define WORDS		(PAGE / 8)
+#define KNOB		"/sys/kernel/debug/contig/exchange"
+
+enum kind { ANON, THP, COW, MEMFD, NR_KINDS };
+
+static const char *const kind_name[NR_KINDS] = { "anon", "thp", "cow", "memfd" };
+
+/* A region as the driver sees it; workers publish theirs in shared memory */
+struct region {
+	pid_t pid;
+	enum kind kind;
+	uintptr_t base;
+	unsigned long pages;
+	unsigned long step;	/* folio size the driver steps by */
+};
+
+#define NR_REGIONS	6
+
+struct shared {
+	struct region region[NR_REGIONS];
+	volatile int ready;
+	volatile int stop;
+	volatile unsigned long verified[NR_REGIONS];
+	volatile unsigned long corrupt[NR_REGIONS];
+};
+
+static struct shared *sh;
+
+static uint64_t pattern(unsigned long idx, uint64_t gen, unsigned long word)
+{
+	uint64_t x = (idx << 32) ^ (gen << 12) ^ word ^ 0x5eed5eedULL;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Word 0: sequence count (memfd), word 1: generation, then the pattern */
+static void write_page(volatile uint64_t *p, unsigned long idx, uint64_t gen)
+{
+	unsigned long i;
+
+	p[1] = gen;
+	for (i = 2; i < WORDS; i++)
+		p[i] = pattern(idx, gen, i);
+}
+
+static int page_ok(const volatile uint64_t *p, unsigned long idx, uint64_t gen)
+{
+	unsigned long i;
+
+	if (p[1] != gen)
+		return 0;
+	for (i = 2; i < WORDS; i++)
+		if (p[i] != pattern(idx, gen, i))
+			return 0;
+	return 1;
+}
+
+static void report_corrupt(int r, unsigned long idx, const volatile uint64_t *p,
+			   uint64_t gen)
+{
+	if (sh->corrupt[r]++ < 5)
+		fprintf(stderr, "CORRUPT %s region %d page %lu: gen %llu expected %llu\n",
+			kind_name[sh->region[r].kind], r, idx,
+			(unsigned long long)p[1], (unsigned long long)gen);
+}
+
+static void *map_region(size_t len, int advice)
+{
+	char *p = mmap(NULL, len + HPAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	p = (char *)(((uintptr_t)p + HPAGE - 1) & ~(HPAGE - 1));
+	madvise(p, len, advice);
+	return p;
+}
+
+static void publish(int r, enum kind kind, void *base, unsigned long pages,
+		    unsigned long step)
+{
+	sh->region[r] = (struct region){ getpid(), kind, (uintptr_t)base,
+					 pages, step };
+	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Verify, rewrite with the next generation, verify again: every page. */
+static void rewrite_all(int r, char *base, unsigned long pages, uint64_t *gen)
+{
+	unsigned long i;
+
+	for (i = 0; i < pages && !sh->stop; i++) {
+		volatile uint64_t *p = (uint64_t *)(base + i * PAGE);
+
+		if (!page_ok(p, i, gen[i]))
+			report_corrupt(r, i, p, gen[i]);
+		write_page(p, i, ++gen[i]);
+		if (!page_ok(p, i, gen[i]))
+			report_corrupt(r, i, p, gen[i]);
+		sh->verified[r]++;
+	}
+}
+
+static int verify_all(char *base, unsigned long pages, const uint64_t *gen)
+{
+	unsigned long i, bad = 0;
+
+	for (i = 0; i < pages; i++)
+		bad += !page_ok((uint64_t *)(base + i * PAGE), i, gen[i]);
+	return bad != 0;
+}
+
+#define CHUNK	16
+
+/* One disturbance of the anon region; the chunk is rewritten afterwards. */
+static void disturb(int r, char *base, unsigned long pages, uint64_t *gen,
+		    unsigned int round)
+{
+	unsigned long first = (unsigned long)rand() % (pages - CHUNK), i;
+	char *chunk = base + first * PAGE;
+	size_t len = CHUNK * PAGE;
+	int lost = 1, status;
+	pid_t child;
+	void *away;
+
+	switch (round % 4) {
+	case 0:
+		madvise(chunk, len, MADV_DONTNEED);
+		break;
+	case 1:
+		munmap(chunk, len);
+		if (mmap(chunk, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+			 MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+			perror("mmap fixed");
+			exit(2);
+		}
+		madvise(chunk, len, MADV_NOHUGEPAGE);
+		break;
+	case 2:
+		away = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+		if (away == MAP_FAILED ||
+		    mremap(chunk, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   away) == MAP_FAILED ||
+		    mremap(away, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   chunk) == MAP_FAILED) {
+			perror("mremap");
+			exit(2);
+		}
+		lost = 0;
+		break;
+	case 3:
+		child = fork();
+		if (child == 0)
+			_exit(verify_all(base, pages, gen));
+		if (child > 0 && waitpid(child, &status, 0) == child &&
+		    (!WIFEXITED(status) || WEXITSTATUS(status))) {
+			fprintf(stderr, "CORRUPT anon region seen by a forked child\n");
+			sh->corrupt[r]++;
+		}
+		lost = 0;
+		break;
+	}
+	if (lost)
+		for (i = first; i < first + CHUNK; i++)
+			write_page((uint64_t *)(base + i * PAGE), i, ++gen[i]);
+}
+
+static void worker_private(int r, enum kind kind, unsigned long pages)
+{
+	uint64_t *gen = calloc(pages, sizeof(*gen));
+	char *base = map_region(pages * PAGE, kind == THP ? MADV_HUGEPAGE :
+				MADV_NOHUGEPAGE);
+	unsigned long i;
+	unsigned int round = 0;
+
+	for (i = 0; i < pages; i++)
+		write_page((uint64_t *)(base + i * PAGE), i, 0);
+	publish(r, kind, base, pages, kind == THP ? HPAGE : PAGE);
+	while (!sh->stop) {
+		rewrite_all(r, base, pages, gen);
+		if (kind == ANON)
+			disturb(r, base, pages, gen, round++);
+	}
+	exit(0);
+}
+
+/* A forked pair that both keep verifying the same COW-shared pages. */
+static void worker_cow(int r1, int r2, unsigned long pages)
+{
+	char *base = map_region(pages * PAGE, MADV_NOHUGEPAGE);
+	unsigned long i;
+	int r, status;
+	pid_t child;
+
+	for (i = 0; i < pages; i++)
+		write_page((uint64_t *)(base + i * PAGE), i, 7);
+	child = fork();
+	r = child == 0 ? r2 : r1;
+	publish(r, COW, base, pages, PAGE);
+	while (!sh->stop) {
+		for (i = 0; i < pages && !sh->stop; i++) {
+			volatile uint64_t *p = (uint64_t *)(base + i * PAGE);
+
+			if (!page_ok(p, i, 7))
+				report_corrupt(r, i, p, 7);
+			sh->verified[r]++;
+		}
+	}
+	if (child > 0 && (waitpid(child, &status, 0) != child ||
+			  !WIFEXITED(status) || WEXITSTATUS(status)))
+		exit(1);
+	exit(0);
+}
+
+/* Two processes share a memfd; each writes its half, both verify all. */
+static void worker_memfd(int r, int fd, unsigned long pages, int half)
+{
+	char *base = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, fd, 0);
+	uint64_t *copy = malloc(PAGE);
+	unsigned long i;
+
+	if (base == MAP_FAILED || !copy) {
+		perror("memfd mmap");
+		exit(2);
+	}
+	publish(r, MEMFD, base, pages, PAGE);
+	while (!sh->stop) {
+		for (i = 0; i < pages && !sh->stop; i++) {
+			uint64_t *p = (uint64_t *)(base + i * PAGE);
+			uint64_t s1, s2;
+
+			if (i % 2 == (unsigned long)half) {
+				/* Ours: even sequence count = stable page */
+				s1 = __atomic_load_n(&p[0], __ATOMIC_RELAXED);
+				if (!page_ok(p, i, p[1]))
+					report_corrupt(r, i, p, p[1]);
+				__atomic_store_n(&p[0], s1 + 1, __ATOMIC_RELEASE);
+				write_page(p, i, p[1] + 1);
+				__atomic_store_n(&p[0], s1 + 2, __ATOMIC_RELEASE);
+			} else {
+				do {
+					s1 = __atomic_load_n(&p[0], __ATOMIC_ACQUIRE);
+					memcpy(copy, p, PAGE);
+					__atomic_thread_fence(__ATOMIC_ACQUIRE);
+					s2 = __atomic_load_n(&p[0], __ATOMIC_RELAXED);
+				} while ((s1 & 1) || s1 != s2);
+				if (!page_ok(copy, i, copy[1]))
+					report_corrupt(r, i, copy, copy[1]);
+			}
+			sh->verified[r]++;
+		}
+	}
+	exit(0);
+}
+
+static void worker_pressure(void)
+{
+	const size_t len = 512UL << 20;
+
+	while (!sh->stop) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		size_t off;
+
+		if (p == MAP_FAILED) {
+			sleep(1);
+			continue;
+		}
+		for (off = 0; off < len && !sh->stop; off += PAGE)
+			p[off] = 1;
+		munmap(p, len);
+	}
+	exit(0);
+}
+
+static const char *const result_keys[] = {
+	"absent", "done", "order_mismatch", "pinned", "ksm", "hugetlb", "io",
+	"nonlru_movable", "unmovable", "device", "unsupported", "busy",
+};
+#define NR_KEYS (sizeof(result_keys) / sizeof(result_keys[0]))
+
+static int exchange(int fd, const struct region *x, unsigned long ix,
+		    const struct region *y, unsigned long iy,
+		    unsigned long count, unsigned long *totals)
+{
+	char buf[512], *line;
+	ssize_t n;
+	unsigned int k;
+
+	n = snprintf(buf, sizeof(buf), "%d 0x%lx %d 0x%lx %lu", x->pid,
+		     (unsigned long)x->base + ix * PAGE, y->pid,
+		     (unsigned long)y->base + iy * PAGE, count);
+	if (write(fd, buf, n) != n) {
+		perror("write " KNOB);
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0) {
+		perror("read " KNOB);
+		return -1;
+	}
+	buf[n] = '\0';
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+		for (k = 0; k < NR_KEYS; k++) {
+			size_t l = strlen(result_keys[k]);
+
+			if (!strncmp(line, result_keys[k], l) && line[l] == ' ')
+				totals[k] += strtoul(line + l + 1, NULL, 10);
+		}
+	return 0;
+}
+
+static unsigned long vmstat(const char *name)
+{
+	char key[64];
+	unsigned long v, found = 0;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	while (f && fscanf(f, "%63s %lu", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long seconds = argc > 1 ? strtoul(argv[1], NULL, 0) : 120;
+	unsigned long totals[NR_KEYS] = {}, requests = 0, corrupt = 0;
+	unsigned long success_before = vmstat("exchange_success"), i;
+	pid_t pids[16];
+	int npids = 0, fd, memfd, status, failed = 0;
+	time_t end;
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	fd = open(KNOB, O_RDWR);
+	memfd = memfd_create("exchange_stress", 0);
+	if (sh == MAP_FAILED || fd < 0 || memfd < 0 ||
+	    ftruncate(memfd, 1024 * PAGE)) {
+		perror("exchange_stress setup");
+		return 2;
+	}
+
+	{
+		char *m = mmap(NULL, 1024 * PAGE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, memfd, 0);
+
+		if (m == MAP_FAILED) {
+			perror("memfd mmap");
+			return 2;
+		}
+		for (i = 0; i < 1024; i++)
+			write_page((uint64_t *)(m + i * PAGE), i, 0);
+		munmap(m, 1024 * PAGE);
+	}
+
+#define SPAWN(call) do { pid_t p_ = fork(); if (!p_) { srand(getpid()); call; } pids[npids++] = p_; } while (0)
+	SPAWN(worker_private(0, ANON, 1024));
+	SPAWN(worker_private(1, THP, 4 * HPAGE / PAGE));
+	SPAWN(worker_cow(2, 3, 1024));
+	SPAWN(worker_memfd(4, memfd, 1024, 0));
+	SPAWN(worker_memfd(5, memfd, 1024, 1));
+	SPAWN(worker_pressure());
+	while (sh->ready < NR_REGIONS)
+		usleep(10000);
+
+	srand(1);
+	end = time(NULL) + seconds;
+	while (time(NULL) < end) {
+		const struct region *x = &sh->region[rand() % NR_REGIONS];
+		const struct region *y = &sh->region[rand() % NR_REGIONS];
+		unsigned long per = x->step / PAGE, count = 1 + rand() % 4;
+		unsigned long ix = (rand() % (x->pages / per)) * per;
+		unsigned long iy = (rand() % (y->pages / per)) * per;
+
+		/* A folio may be in one pair only */
+		if ((x == y || (x->kind == y->kind &&
+				(x->kind == MEMFD || x->kind == COW))) &&
+		    ix < iy + 4 * per && iy < ix + 4 * per)
+			continue;
+		/* Mostly pairs of equal order; the others must be refused */
+		if (x->kind != y->kind && (x->kind == THP || y->kind == THP) &&
+		    rand() % 8)
+			continue;
+		while (count > 1 && (ix + count * per > x->pages ||
+				     iy + count * per > y->pages))
+			count--;
+		if (exchange(fd, x, ix, y, iy, count, totals)) {
+			failed = 1;
+			break;
+		}
+		requests++;
+	}
+	sh->stop = 1;
+
+	for (i = 0; i < (unsigned long)npids; i++) {
+		if (waitpid(pids[i], &status, 0) != pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "worker %lu ended badly (status 0x%x)\n",
+				i, status);
+			failed = 1;
+		}
+	}
+	for (i = 0; i < NR_REGIONS; i++) {
+		corrupt += sh->corrupt[i];
+		printf("region %lu %s: %lu page verifications, %lu corrupt\n", i,
+		       kind_name[sh->region[i].kind], sh->verified[i],
+		       sh->corrupt[i]);
+		if (!sh->verified[i])
+			failed = 1;
+	}
+	printf("RESULT seconds=%lu requests=%lu corrupt=%lu vmstat_success=%lu",
+	       seconds, requests, corrupt,
+	       vmstat("exchange_success") - success_before);
+	for (i = 0; i < NR_KEYS; i++)
+		printf(" %s=%lu", result_keys[i], totals[i]);
+	printf("\n");
+	return failed || corrupt || !totals[1] ? 1 : 0;
+}

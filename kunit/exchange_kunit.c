@@ -59,8 +59,9 @@ static void check(struct kunit *test, unsigned long addr, size_t len, u64 seed)
 
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	for (off = 0; off < len; off += PAGE_SIZE) {
-		KUNIT_ASSERT_EQ(test, copy_from_user(buf,
-				(void __user *)(addr + off), PAGE_SIZE), 0);
+		void __user *from = (void __user *)(addr + off);
+
+		KUNIT_ASSERT_EQ(test, copy_from_user(buf, from, PAGE_SIZE), 0);
 		for (i = 0; i < PAGE_SIZE / 8; i++)
 			bad += buf[i] != pattern(addr + off + i * 8, seed);
 	}
@@ -86,7 +87,7 @@ static void fput_action(void *file)
 }
 
 /* A shmem file of @len bytes, its pages from ZONE_DMA32 if @dma32. */
-static struct file *shmem_file(struct kunit *test, size_t len, bool dma32)
+static struct file *new_shmem_file(struct kunit *test, size_t len, bool dma32)
 {
 	struct file *file = shmem_file_setup("exchange-kunit", len, 0);
 
@@ -204,6 +205,8 @@ static void stats_take(struct stats *s)
 {
 	int nid, z, i;
 
+	/* The files of earlier tests go away late: kthreads delay fput */
+	flush_delayed_fput();
 	lru_add_drain_all();
 	memset(s, 0, sizeof(*s));
 	for_each_online_node(nid) {
@@ -328,8 +331,8 @@ static void exchange_anon_thp(struct kunit *test)
 
 static void exchange_shmem_files(struct kunit *test)
 {
-	struct file *f = shmem_file(test, PAGE_SIZE, false);
-	struct file *g = shmem_file(test, PAGE_SIZE, false);
+	struct file *f = new_shmem_file(test, PAGE_SIZE, false);
+	struct file *g = new_shmem_file(test, PAGE_SIZE, false);
 	unsigned long x = map_file(test, f, PAGE_SIZE, 0);
 	unsigned long y = map_file(test, g, PAGE_SIZE, 0);
 	struct folio *cached;
@@ -350,7 +353,7 @@ static void exchange_shmem_files(struct kunit *test)
 /* Two pages of one file: both slots live under one cache lock. */
 static void exchange_shmem_one_file(struct kunit *test)
 {
-	struct file *f = shmem_file(test, 2 * PAGE_SIZE, false);
+	struct file *f = new_shmem_file(test, 2 * PAGE_SIZE, false);
 	unsigned long x = map_file(test, f, 2 * PAGE_SIZE, 0);
 
 	fill(test, x, PAGE_SIZE, 1);
@@ -358,10 +361,13 @@ static void exchange_shmem_one_file(struct kunit *test)
 	exchange_and_check(test, x, x + PAGE_SIZE, PAGE_SIZE);
 }
 
-/* anon <-> shmem, then shmem <-> anon: both directions of the roles. */
+/*
+ * anon <-> shmem, then shmem <-> anon: the shmem role is unmapped rather
+ * than migrated, and faults back in (check() does) from the page cache.
+ */
 static void exchange_anon_shmem(struct kunit *test)
 {
-	struct file *f = shmem_file(test, PAGE_SIZE, false);
+	struct file *f = new_shmem_file(test, PAGE_SIZE, false);
 	unsigned long x = map_anon(test, PAGE_SIZE, 0);
 	unsigned long y = map_file(test, f, PAGE_SIZE, 0);
 
@@ -374,15 +380,36 @@ static void exchange_anon_shmem(struct kunit *test)
 	exchange_and_check(test, y, x, PAGE_SIZE);
 }
 
+/* An mlocked anon page and an mlocked shmem page in another zone */
+static void exchange_anon_shmem_cross_zone_mlocked(struct kunit *test)
+{
+	struct file *g = new_shmem_file(test, PAGE_SIZE, true);
+	unsigned long x = map_anon(test, PAGE_SIZE, MAP_LOCKED);
+	unsigned long y = map_file(test, g, PAGE_SIZE, MAP_LOCKED);
+	struct folio *a, *b;
+
+	fill(test, x, PAGE_SIZE, 1);
+	fill(test, y, PAGE_SIZE, 2);
+	a = folio_at(x, NULL);
+	b = folio_at(y, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NE(test, folio_zonenum(a), folio_zonenum(b));
+	folio_put(a);
+	folio_put(b);
+	exchange_and_check(test, x, y, PAGE_SIZE);
+}
+
 /*
- * An mlocked anon page in ZONE_NORMAL and an mlocked shmem page in
- * ZONE_DMA32: the per-zone LRU and NR_MLOCK counts must follow the roles.
+ * Two mlocked shmem pages, one in ZONE_NORMAL and one in ZONE_DMA32: the
+ * per-zone LRU and NR_MLOCK counts must follow the roles.
  */
 static void exchange_cross_zone_mlocked(struct kunit *test)
 {
-	struct file *f = shmem_file(test, PAGE_SIZE, true);
-	unsigned long x = map_anon(test, PAGE_SIZE, MAP_LOCKED);
-	unsigned long y = map_file(test, f, PAGE_SIZE, MAP_LOCKED);
+	struct file *f = new_shmem_file(test, PAGE_SIZE, false);
+	struct file *g = new_shmem_file(test, PAGE_SIZE, true);
+	unsigned long x = map_file(test, f, PAGE_SIZE, MAP_LOCKED);
+	unsigned long y = map_file(test, g, PAGE_SIZE, MAP_LOCKED);
 	struct folio *a, *b;
 
 	fill(test, x, PAGE_SIZE, 1);
@@ -617,6 +644,7 @@ static struct kunit_case exchange_cases[] = {
 	KUNIT_CASE(exchange_shmem_one_file),
 	KUNIT_CASE(exchange_anon_shmem),
 	KUNIT_CASE(exchange_cross_zone_mlocked),
+	KUNIT_CASE(exchange_anon_shmem_cross_zone_mlocked),
 	KUNIT_CASE(exchange_batch),
 	KUNIT_CASE(refuse_order_mismatch),
 	KUNIT_CASE(refuse_pinned),
@@ -631,6 +659,7 @@ static struct kunit_suite exchange_suite = {
 	.name = "exchange",
 	.test_cases = exchange_cases,
 };
+
 kunit_test_suite(exchange_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the exchange of two in-use folios");

@@ -39,6 +39,11 @@
  * in the bench guest (make bench, exchange_copy), the register swap was
  * faster for both 4 KiB pages and THPs; it also needs no memory at all.
  *
+ * An anonymous folio and a shmem folio exchange the same way, except that
+ * the shmem folio is unmapped instead of migrated, and the frame taking the
+ * shmem role keeps the anonymous mapping until the anonymous role has been
+ * remapped (exchange_unmap(), exchange_defer_mapping()).
+ *
  * Supported: anonymous folios (also COW-shared by several processes, also
  * in the swap cache when not under I/O), shmem/memfd folios, either of them
  * with the other, of any equal order up to PMD-mapped THPs; mlocked folios
@@ -106,11 +111,14 @@ struct exchange_side {
 	bool was_mlocked;
 	bool deferred_split;
 	bool partially_mapped;
+	/* Anon <-> shmem: the shmem role's mapping, installed last */
+	struct address_space *pending_mapping;
 };
 
 struct exchange_work {
 	struct exchange_side a;
 	struct exchange_side b;
+	bool mixed;			/* one anonymous, one shmem */
 };
 
 static const int exchange_errno[NR_EXCHANGE_RESULTS] = {
@@ -220,9 +228,23 @@ static void exchange_add_lru(struct exchange_side *s)
 	s->isolated = false;
 }
 
-static void exchange_unmap(struct exchange_side *s)
+static void exchange_unmap(struct exchange_side *s, bool mixed)
 {
 	struct folio *folio = s->folio;
+
+	/*
+	 * Exchanged with an anonymous folio, a shmem folio is unmapped rather
+	 * than migrated: its users fault it back in from the page cache.
+	 * Migration entries of both types would each point, for a while, at
+	 * a frame of the other type, and a concurrent zap or fork would count
+	 * them in the wrong RSS counter (zap_nonpresent_ptes()).
+	 */
+	if (mixed && !folio_test_anon(folio)) {
+		if (folio_mapped(folio))
+			try_to_unmap(folio, TTU_BATCH_FLUSH | TTU_IGNORE_MLOCK |
+				     TTU_SPLIT_HUGE_PMD);
+		return;
+	}
 
 	/*
 	 * The anon_vma must outlive the unmapped interval, in which the last
@@ -299,8 +321,9 @@ static enum exchange_result exchange_begin(struct exchange_work *w,
 	if (r != EXCHANGE_DONE)
 		goto fail;
 
-	exchange_unmap(a);
-	exchange_unmap(b);
+	w->mixed = folio_test_anon(a->folio) != folio_test_anon(b->folio);
+	exchange_unmap(a, w->mixed);
+	exchange_unmap(b, w->mixed);
 	return EXCHANGE_DONE;
 
 fail:
@@ -473,11 +496,28 @@ static void exchange_note_deferred_split(struct exchange_side *s)
 {
 	struct folio *folio = s->folio;
 
-	if (folio_order(folio) > 1 &&
-	    !data_race(list_empty(&folio->_deferred_list))) {
+	if (folio_order(folio) <= 1)
+		return;
+	/* Racy, as in migrate_folio_move(); the freeze settles it */
+	if (!data_race(list_empty(&folio->_deferred_list))) {
 		s->deferred_split = true;
 		s->partially_mapped = folio_test_partially_mapped(folio);
 	}
+}
+
+/*
+ * Anon <-> shmem: until the anonymous role's migration entries, which point
+ * at the frame that now plays the shmem role, have been moved to the other
+ * frame, that frame keeps looking anonymous to zap and fork. It is locked
+ * and off the LRU meanwhile; lock-free page-cache readers that find it get
+ * the right data, and everyone else waits for the lock and then sees the
+ * shmem mapping (exchange_finish()).
+ */
+static void exchange_defer_mapping(struct exchange_side *shmem_role,
+				   struct exchange_side *anon_role)
+{
+	shmem_role->pending_mapping = shmem_role->folio->mapping;
+	shmem_role->folio->mapping = anon_role->folio->mapping;
 }
 
 /* Steps 3-5: freeze, exchange the roles and the data, unfreeze. */
@@ -520,6 +560,9 @@ static enum exchange_result exchange_move(struct exchange_work *w)
 	dirty_a = folio_test_dirty(fa);
 	dirty_b = folio_test_dirty(fb);
 	exchange_folio_state(fa, fb);
+	if (w->mixed)
+		exchange_defer_mapping(folio_test_anon(fa) ? b : a,
+				       folio_test_anon(fa) ? a : b);
 	exchange_unlock_caches(a->cache, b->cache);
 
 	/* fb now plays a's role and fa b's */
@@ -552,8 +595,10 @@ static void exchange_finish(struct exchange_work *w)
 	 * On the LRU before remapping, so that an mlocked folio gets its
 	 * mlock_count back from the remapping (as in migrate_folio_move()).
 	 */
-	exchange_add_lru(a);
-	exchange_add_lru(b);
+	if (!a->pending_mapping)
+		exchange_add_lru(a);
+	if (!b->pending_mapping)
+		exchange_add_lru(b);
 	if (a->was_mlocked || b->was_mlocked)
 		lru_add_drain();
 
@@ -561,6 +606,16 @@ static void exchange_finish(struct exchange_work *w)
 		remove_migration_ptes(fa, fb, 0);
 	if (b->was_mapped)
 		remove_migration_ptes(fb, fa, 0);
+
+	/* No migration entry points at the shmem role's frame any more */
+	if (a->pending_mapping) {
+		WRITE_ONCE(fa->mapping, a->pending_mapping);
+		exchange_add_lru(a);
+	}
+	if (b->pending_mapping) {
+		WRITE_ONCE(fb->mapping, b->pending_mapping);
+		exchange_add_lru(b);
+	}
 
 	if (a->deferred_split)
 		deferred_split_folio(fb, a->partially_mapped);

@@ -96,6 +96,10 @@ ROWS = [
     ("M6 ibv_reg_mr repeat us", "M6_reg_mr_repeat_us"),
     ("M6 ib_write_bw MB/s", "M6_bw_avg_mbps"),
     ("free 2 MiB blocks", "free_order9_blocks"),
+    ("exchange: pairs", "pairs"),
+    ("exchange ns/pair", "exchange_ns_per_pair"),
+    ("migration (both folios) ns/pair", "migration_ns_per_pair"),
+    ("exchange / migration", "exchange_vs_migration"),
 ]
 
 

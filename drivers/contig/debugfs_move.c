@@ -33,7 +33,7 @@
 #include "debugfs.h"
 
 /* Enough for 1 GiB of 4 KiB pages per side in one write */
-#define MOVE_MAX_COUNT	(1UL << 18)
+#define MOVE_MAX_COUNT	(256UL * 1024)
 
 static const char *const result_names[NR_EXCHANGE_RESULTS] = {
 	[EXCHANGE_DONE]			= "done",

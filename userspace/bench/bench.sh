@@ -44,6 +44,24 @@ guest_vfio_bind || fail_bench "vfio bind"
 
 measure fresh 0x40000000
 
+# Exchange against migrating the same folios through free pages, on fresh
+# memory: migration needs the free pages that fragmented memory lacks.
+exchange_sides() {
+	for kind in 4k thp; do
+		args="--pairs 4096"
+		[ $kind = thp ] && args="--thp --pairs 32"
+		out=$(exchange_bench $args) || fail_bench "exchange_bench $kind"
+		emit exchange-$kind fresh "exchange-$kind$1" "${out:-null}"
+	done
+}
+exchange_sides ""
+# MEASUREMENT ONLY: the bounce-page variant of the data exchange
+if [ -w /sys/module/exchange/parameters/bounce_copy ]; then
+	echo 1 > /sys/module/exchange/parameters/bounce_copy
+	exchange_sides "-bounce"
+	echo 0 > /sys/module/exchange/parameters/bounce_copy
+fi
+
 start_fragmenter || { fail_bench "fragmenter"; exit 1; }
 blocks=$(free_huge_blocks)
 emit fragmenter fragmented stock "{\"free_order9_blocks\": $blocks}"

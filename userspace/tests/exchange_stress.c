@@ -21,8 +21,12 @@
  * of different kinds, which the kernel must refuse when their orders
  * differ) and asks for them to be exchanged, until the time is up.
  *
- * Prints "RESULT key=value ..." and exits 1 on any corrupt page, a worker
- * that died, or an exchange count of zero.
+ * Before that, functional checks: a COW-shared page mapped by two processes
+ * is exchanged (both mappings follow, the mapcount follows, both see their
+ * data) and a hugetlb page is refused.
+ *
+ * Prints "RESULT key=value ..." and exits 1 on any corrupt page, a failed
+ * check, a worker that died, or an exchange count of zero.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -371,11 +375,124 @@ static unsigned long vmstat(const char *name)
 	return found;
 }
 
+/* The physical frame behind @addr in process @pid, from its pagemap. */
+static uint64_t pfn_of(pid_t pid, const void *addr)
+{
+	char path[64];
+	uint64_t e = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || pread(fd, &e, 8, (uintptr_t)addr / PAGE * 8) != 8)
+		e = 0;
+	if (fd >= 0)
+		close(fd);
+	return e & (1ULL << 63) ? e & ((1ULL << 55) - 1) : 0;
+}
+
+static uint64_t kpagecount(uint64_t pfn)
+{
+	uint64_t c = 0;
+	int fd = open("/proc/kpagecount", O_RDONLY);
+
+	if (fd < 0 || pread(fd, &c, 8, pfn * 8) != 8)
+		c = ~0ULL;
+	if (fd >= 0)
+		close(fd);
+	return c;
+}
+
+#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "FAIL: " __VA_ARGS__); \
+	fprintf(stderr, "\n"); bad++; } } while (0)
+
+/*
+ * Checks the kernel's KUnit suite cannot make: a COW-shared anonymous page
+ * mapped by two processes, and the refusal of a hugetlb page.
+ */
+static int functional(int fd)
+{
+	unsigned long totals[NR_KEYS] = {};
+	struct region x = { getpid(), ANON, 0, 1, PAGE }, y = x;
+	uint64_t pp, pq, cp;
+	int to_child[2], from_child[2], bad = 0, status;
+	char *p, *q, *h, *t, c;
+	pid_t child;
+
+	p = map_region(PAGE, MADV_NOHUGEPAGE);
+	write_page((uint64_t *)p, 1, 1);
+	if (pipe(to_child) || pipe(from_child))
+		return 1;
+	fflush(NULL);
+	child = fork();
+	if (child == 0) {
+		/* Share p until told to look again */
+		c = page_ok((uint64_t *)p, 1, 1);
+		if (write(from_child[1], &c, 1) != 1 ||
+		    read(to_child[0], &c, 1) != 1)
+			_exit(2);
+		_exit(page_ok((uint64_t *)p, 1, 1) ? 0 : 1);
+	}
+	if (read(from_child[0], &c, 1) != 1 || !c)
+		return 1;
+	/* Mapped by the parent only */
+	q = map_region(PAGE, MADV_NOHUGEPAGE);
+	write_page((uint64_t *)q, 2, 2);
+	pp = pfn_of(getpid(), p);
+	pq = pfn_of(getpid(), q);
+	cp = pfn_of(child, p);
+	CHECK(pp && pp == cp, "child does not share the COW page (%llx, %llx)",
+	      (unsigned long long)pp, (unsigned long long)cp);
+	CHECK(kpagecount(pp) == 2, "COW page mapped %llu times, not 2",
+	      (unsigned long long)kpagecount(pp));
+
+	x.base = (uintptr_t)p;
+	y.base = (uintptr_t)q;
+	if (exchange(fd, &x, 0, &y, 0, 1, totals))
+		return 1;
+	CHECK(totals[1] == 1, "COW-shared page not exchanged");
+	CHECK(pfn_of(getpid(), p) == pq && pfn_of(child, p) == pq,
+	      "the COW page's two mappings do not both point at the new frame");
+	CHECK(pfn_of(getpid(), q) == pp, "the other page is not at the old frame");
+	CHECK(kpagecount(pq) == 2 && kpagecount(pp) == 1,
+	      "mapcounts %llu and %llu after, expected 2 and 1",
+	      (unsigned long long)kpagecount(pq),
+	      (unsigned long long)kpagecount(pp));
+	CHECK(page_ok((uint64_t *)p, 1, 1) && page_ok((uint64_t *)q, 2, 2),
+	      "data changed in the parent");
+	c = 1;
+	if (write(to_child[1], &c, 1) != 1 || waitpid(child, &status, 0) != child)
+		return 1;
+	CHECK(WIFEXITED(status) && !WEXITSTATUS(status),
+	      "the child sees different data after the exchange");
+
+	/* A hugetlb page (the test reserved some) against a THP: refused */
+	h = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	CHECK(h != MAP_FAILED, "no hugetlb page: %s", strerror(errno));
+	if (h != MAP_FAILED) {
+		t = map_region(HPAGE, MADV_HUGEPAGE);
+		write_page((uint64_t *)h, 3, 3);
+		write_page((uint64_t *)t, 4, 4);
+		memset(totals, 0, sizeof(totals));
+		x.base = (uintptr_t)h;
+		y.base = (uintptr_t)t;
+		if (exchange(fd, &x, 0, &y, 0, 1, totals))
+			return 1;
+		CHECK(totals[5] == 1, "hugetlb page not refused as hugetlb");
+		CHECK(page_ok((uint64_t *)h, 3, 3) && page_ok((uint64_t *)t, 4, 4),
+		      "data changed by a refused exchange");
+	}
+	printf("functional: %s\n", bad ? "FAILED" : "COW-shared exchange and hugetlb refusal ok");
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long seconds = argc > 1 ? strtoul(argv[1], NULL, 0) : 120;
+	int functional_failed;
 	unsigned long totals[NR_KEYS] = {}, requests = 0, corrupt = 0;
-	unsigned long success_before = vmstat("exchange_success"), i;
+	unsigned long success_before, i;
 	pid_t pids[16];
 	int npids = 0, fd, memfd, status, failed = 0;
 	time_t end;
@@ -403,6 +520,10 @@ int main(int argc, char **argv)
 		munmap(m, 1024 * PAGE);
 	}
 
+	functional_failed = functional(fd);
+	success_before = vmstat("exchange_success");
+
+	fflush(NULL);
 #define SPAWN(call) do { pid_t p_ = fork(); if (!p_) { srand(getpid()); call; } pids[npids++] = p_; } while (0)
 	SPAWN(worker_private(0, ANON, 1024));
 	SPAWN(worker_private(1, THP, 4 * HPAGE / PAGE));
@@ -464,5 +585,5 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_KEYS; i++)
 		printf(" %s=%lu", result_keys[i], totals[i]);
 	printf("\n");
-	return failed || corrupt || !totals[1] ? 1 : 0;
+	return failed || functional_failed || corrupt || !totals[1] ? 1 : 0;
 }

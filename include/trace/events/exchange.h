@@ -8,30 +8,31 @@
 #include <linux/exchange.h>
 #include <linux/tracepoint.h>
 
-#define EXCHANGE_RESULTS					\
-	EM(EXCHANGE_DONE,		"done")			\
-	EM(EXCHANGE_ORDER_MISMATCH,	"order_mismatch")	\
-	EM(EXCHANGE_PINNED,		"pinned")		\
-	EM(EXCHANGE_KSM,		"ksm")			\
-	EM(EXCHANGE_HUGETLB,		"hugetlb")		\
-	EM(EXCHANGE_IO,			"io")			\
-	EM(EXCHANGE_NONLRU_MOVABLE,	"nonlru_movable")	\
-	EM(EXCHANGE_UNMOVABLE,		"unmovable")		\
-	EM(EXCHANGE_DEVICE,		"device")		\
-	EM(EXCHANGE_UNSUPPORTED,	"unsupported")		\
-	EMe(EXCHANGE_BUSY,		"busy")
+TRACE_DEFINE_ENUM(EXCHANGE_DONE);
+TRACE_DEFINE_ENUM(EXCHANGE_ORDER_MISMATCH);
+TRACE_DEFINE_ENUM(EXCHANGE_PINNED);
+TRACE_DEFINE_ENUM(EXCHANGE_KSM);
+TRACE_DEFINE_ENUM(EXCHANGE_HUGETLB);
+TRACE_DEFINE_ENUM(EXCHANGE_IO);
+TRACE_DEFINE_ENUM(EXCHANGE_NONLRU_MOVABLE);
+TRACE_DEFINE_ENUM(EXCHANGE_UNMOVABLE);
+TRACE_DEFINE_ENUM(EXCHANGE_DEVICE);
+TRACE_DEFINE_ENUM(EXCHANGE_UNSUPPORTED);
+TRACE_DEFINE_ENUM(EXCHANGE_BUSY);
 
-#undef EM
-#undef EMe
-#define EM(a, b)	TRACE_DEFINE_ENUM(a);
-#define EMe(a, b)	TRACE_DEFINE_ENUM(a);
-
-EXCHANGE_RESULTS
-
-#undef EM
-#undef EMe
-#define EM(a, b)	{a, b},
-#define EMe(a, b)	{a, b}
+#define show_exchange_result(result)					\
+	__print_symbolic(result,					\
+			 { EXCHANGE_DONE,		"done" },	\
+			 { EXCHANGE_ORDER_MISMATCH,	"order_mismatch" }, \
+			 { EXCHANGE_PINNED,		"pinned" },	\
+			 { EXCHANGE_KSM,		"ksm" },	\
+			 { EXCHANGE_HUGETLB,		"hugetlb" },	\
+			 { EXCHANGE_IO,			"io" },		\
+			 { EXCHANGE_NONLRU_MOVABLE,	"nonlru_movable" }, \
+			 { EXCHANGE_UNMOVABLE,		"unmovable" },	\
+			 { EXCHANGE_DEVICE,		"device" },	\
+			 { EXCHANGE_UNSUPPORTED,	"unsupported" }, \
+			 { EXCHANGE_BUSY,		"busy" })
 
 /*
  * One event per pair of folios, exchanged or refused: the frames' PFNs
@@ -39,29 +40,19 @@ EXCHANGE_RESULTS
  * outcome.
  */
 TRACE_EVENT(mm_exchange_folios,
-
-	TP_PROTO(unsigned long pfn_a, unsigned long pfn_b, unsigned int order,
-		 int result),
-
-	TP_ARGS(pfn_a, pfn_b, order, result),
-
-	TP_STRUCT__entry(
-		__field(unsigned long,	pfn_a)
-		__field(unsigned long,	pfn_b)
-		__field(unsigned int,	order)
-		__field(int,		result)
-	),
-
-	TP_fast_assign(
-		__entry->pfn_a = pfn_a;
-		__entry->pfn_b = pfn_b;
-		__entry->order = order;
-		__entry->result = result;
-	),
-
-	TP_printk("pfn_a=0x%lx pfn_b=0x%lx order=%u result=%s",
-		  __entry->pfn_a, __entry->pfn_b, __entry->order,
-		  __print_symbolic(__entry->result, EXCHANGE_RESULTS))
+	    TP_PROTO(unsigned long pfn_a, unsigned long pfn_b, unsigned int order, int result),
+	    TP_ARGS(pfn_a, pfn_b, order, result),
+	    TP_STRUCT__entry(__field(unsigned long, pfn_a)
+			     __field(unsigned long, pfn_b)
+			     __field(unsigned int, order)
+			     __field(int, result)),
+	    TP_fast_assign(__entry->pfn_a = pfn_a;
+			   __entry->pfn_b = pfn_b;
+			   __entry->order = order;
+			   __entry->result = result;),
+	    TP_printk("pfn_a=0x%lx pfn_b=0x%lx order=%u result=%s",
+		      __entry->pfn_a, __entry->pfn_b, __entry->order,
+		      show_exchange_result(__entry->result))
 );
 
 #endif /* _TRACE_EXCHANGE_H */

@@ -1,0 +1,37 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# mm/exchange.c under load: a COW-shared page and a hugetlb refusal first,
+# then minutes of exchanges between the pages of processes that keep
+# writing and verifying them (anon, THP, a forked COW pair, a memfd shared
+# by two processes) while they munmap, mremap, fork and madvise and another
+# process makes memory pressure. Every exchange shows up in the tracepoint
+# and in /proc/vmstat; no page may come back corrupt.
+. /contig/lib.sh
+CONTIG_TEST_NAME=exchange
+SECONDS_OF_STRESS=${EXCHANGE_STRESS_SECONDS:-150}
+fail=0
+events=/sys/kernel/tracing/events/exchange/mm_exchange_folios
+
+echo 2 > /proc/sys/vm/nr_hugepages
+echo 0 > /sys/kernel/tracing/trace
+echo 1 > $events/enable
+exchange_stress "$SECONDS_OF_STRESS" > /tmp/stress.out 2>&1 || fail=1
+echo 0 > $events/enable
+cat /tmp/stress.out
+echo 0 > /proc/sys/vm/nr_hugepages
+
+result() { sed -n 's/.*RESULT //p' /tmp/stress.out | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+done_pairs=$(result done)
+vm=$(result vmstat_success)
+traced=$(grep -c "mm_exchange_folios:.*result=done" /sys/kernel/tracing/trace)
+log "exchanged $done_pairs pairs in ${SECONDS_OF_STRESS}s, vmstat exchange_success +$vm, tracepoint done events $traced"
+grep -m 3 "mm_exchange_folios:" /sys/kernel/tracing/trace
+[ "${done_pairs:-0}" -gt 1000 ] || { log "FAIL: too few exchanges to stress anything"; fail=1; }
+[ "$vm" = "$done_pairs" ] || { log "FAIL: vmstat exchange_success disagrees"; fail=1; }
+# One more for the COW check. The ring buffer may have wrapped: it can
+# hold fewer, never more.
+[ "$traced" -gt 0 ] && [ "$traced" -le $((vm + 1)) ] ||
+	{ log "FAIL: tracepoint events do not match"; fail=1; }
+grep "^exchange_" /proc/vmstat
+[ $fail = 0 ] && log "exchange stress: zero corruptions"
+exit $fail

@@ -51,16 +51,10 @@ exchange_sides() {
 		args="--pairs 4096"
 		[ $kind = thp ] && args="--thp --pairs 32"
 		out=$(exchange_bench $args) || fail_bench "exchange_bench $kind"
-		emit exchange-$kind fresh "exchange-$kind$1" "${out:-null}"
+		emit exchange-$kind fresh "exchange-$kind" "${out:-null}"
 	done
 }
-exchange_sides ""
-# MEASUREMENT ONLY: the bounce-page variant of the data exchange
-if [ -w /sys/module/exchange/parameters/bounce_copy ]; then
-	echo 1 > /sys/module/exchange/parameters/bounce_copy
-	exchange_sides "-bounce"
-	echo 0 > /sys/module/exchange/parameters/bounce_copy
-fi
+exchange_sides
 
 start_fragmenter || { fail_bench "fragmenter"; exit 1; }
 blocks=$(free_huge_blocks)

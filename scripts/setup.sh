@@ -9,7 +9,7 @@ set -euo pipefail
 PKGS=(
 	linux-source-6.12
 	build-essential bc bison flex libelf-dev libssl-dev dwarves cpio xz-utils
-	kmod python3 perl rsync ccache git
+	kmod python3 python3-ply python3-git perl rsync ccache git
 	qemu-system-x86 busybox-static
 	rdma-core ibverbs-utils ibverbs-providers libibverbs-dev librdmacm-dev
 	perftest iproute2

@@ -25,43 +25,56 @@
 
 #include "debugfs.h"
 
-struct layout_file {
-	struct mutex lock;	/* serialises write and read on one open file */
-	char buf[256];
-	size_t len;
-};
-
-static int layout_open(struct inode *inode, struct file *file)
+int contig_result_open(struct inode *inode, struct file *file)
 {
-	struct layout_file *lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	struct contig_result *res = kzalloc(sizeof(*res), GFP_KERNEL);
 
-	if (!lf)
+	if (!res)
 		return -ENOMEM;
-	mutex_init(&lf->lock);
-	file->private_data = lf;
+	mutex_init(&res->lock);
+	file->private_data = res;
 	return nonseekable_open(inode, file);
 }
 
-static int layout_release(struct inode *inode, struct file *file)
+int contig_result_release(struct inode *inode, struct file *file)
 {
 	kfree(file->private_data);
 	return 0;
 }
 
-static int query_pid(pid_t nr, unsigned long start, unsigned long len,
-		     u64 key, struct contig_layout *layout)
+ssize_t contig_result_read(struct file *file, char __user *ubuf, size_t count,
+			   loff_t *ppos)
+{
+	struct contig_result *res = file->private_data;
+	ssize_t ret;
+
+	mutex_lock(&res->lock);
+	ret = simple_read_from_buffer(ubuf, count, ppos, res->buf, res->len);
+	mutex_unlock(&res->lock);
+	return ret;
+}
+
+struct mm_struct *contig_debugfs_mm(pid_t nr, unsigned int mode)
 {
 	struct task_struct *task;
 	struct mm_struct *mm;
-	int ret;
 
 	task = find_get_task_by_vpid(nr);
 	if (!task)
-		return -ESRCH;
-	mm = mm_access(task, PTRACE_MODE_READ_FSCREDS);
+		return ERR_PTR(-ESRCH);
+	mm = mm_access(task, mode);
 	put_task_struct(task);
-	if (IS_ERR_OR_NULL(mm))
-		return mm ? PTR_ERR(mm) : -ESRCH;
+	return mm ? mm : ERR_PTR(-ESRCH);
+}
+
+static int query_pid(pid_t nr, unsigned long start, unsigned long len,
+		     u64 key, struct contig_layout *layout)
+{
+	struct mm_struct *mm = contig_debugfs_mm(nr, PTRACE_MODE_READ_FSCREDS);
+	int ret;
+
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
 	ret = contig_layout_query(mm, start, len, key, layout);
 	mmput(mm);
 	return ret;
@@ -70,7 +83,7 @@ static int query_pid(pid_t nr, unsigned long start, unsigned long len,
 static ssize_t layout_write(struct file *file, const char __user *ubuf,
 			    size_t count, loff_t *ppos)
 {
-	struct layout_file *lf = file->private_data;
+	struct contig_result *res = file->private_data;
 	struct contig_layout l;
 	unsigned long start, len;
 	unsigned long long key;
@@ -93,33 +106,21 @@ static ssize_t layout_write(struct file *file, const char __user *ubuf,
 	if (ret)
 		return ret;
 
-	mutex_lock(&lf->lock);
-	lf->len = scnprintf(lf->buf, sizeof(lf->buf),
+	mutex_lock(&res->lock);
+	res->len = scnprintf(res->buf, sizeof(res->buf),
 			    "pages %lu\npresent %lu\nruns %lu\nlongest_run %lu\nchunks_2m %lu\nchunks_1g %lu\n",
 			    l.pages, l.present, l.runs, l.longest_run,
 			    l.chunks_2m, l.chunks_1g);
 	*ppos = 0;
-	mutex_unlock(&lf->lock);
+	mutex_unlock(&res->lock);
 	return count;
-}
-
-static ssize_t layout_read(struct file *file, char __user *ubuf,
-			   size_t count, loff_t *ppos)
-{
-	struct layout_file *lf = file->private_data;
-	ssize_t ret;
-
-	mutex_lock(&lf->lock);
-	ret = simple_read_from_buffer(ubuf, count, ppos, lf->buf, lf->len);
-	mutex_unlock(&lf->lock);
-	return ret;
 }
 
 static const struct file_operations layout_fops = {
 	.owner		= THIS_MODULE,
-	.open		= layout_open,
-	.release	= layout_release,
-	.read		= layout_read,
+	.open		= contig_result_open,
+	.release	= contig_result_release,
+	.read		= contig_result_read,
 	.write		= layout_write,
 };
 

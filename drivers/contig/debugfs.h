@@ -3,7 +3,29 @@
 #ifndef _DRIVERS_CONTIG_DEBUGFS_H
 #define _DRIVERS_CONTIG_DEBUGFS_H
 
+#include <linux/fs.h>
+#include <linux/mutex.h>
+
 struct dentry;
+
+/*
+ * A debugfs file whose write runs a request and whose reads return the
+ * request's outcome as text, per open file: the files share open, release
+ * and read.
+ */
+struct contig_result {
+	struct mutex lock;	/* serialises write and read on one open file */
+	char buf[512];
+	size_t len;
+};
+
+int contig_result_open(struct inode *inode, struct file *file);
+int contig_result_release(struct inode *inode, struct file *file);
+ssize_t contig_result_read(struct file *file, char __user *ubuf, size_t count,
+			   loff_t *ppos);
+
+/* The mm of process @nr, if the caller may access it in @mode (ptrace) */
+struct mm_struct *contig_debugfs_mm(pid_t nr, unsigned int mode);
 
 #ifdef CONFIG_CONTIG_DMA_DEBUG_MOVE
 void contig_debugfs_move_init(struct dentry *dir);

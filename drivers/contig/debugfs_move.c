@@ -49,41 +49,6 @@ static const char *const result_names[NR_EXCHANGE_RESULTS] = {
 	[EXCHANGE_BUSY]			= "busy",
 };
 
-struct move_file {
-	struct mutex lock;	/* serialises write and read on one open file */
-	char buf[512];
-	size_t len;
-};
-
-static int move_open(struct inode *inode, struct file *file)
-{
-	struct move_file *mf = kzalloc(sizeof(*mf), GFP_KERNEL);
-
-	if (!mf)
-		return -ENOMEM;
-	mutex_init(&mf->lock);
-	file->private_data = mf;
-	return nonseekable_open(inode, file);
-}
-
-static int move_release(struct inode *inode, struct file *file)
-{
-	kfree(file->private_data);
-	return 0;
-}
-
-static ssize_t move_read(struct file *file, char __user *ubuf, size_t count,
-			 loff_t *ppos)
-{
-	struct move_file *mf = file->private_data;
-	ssize_t ret;
-
-	mutex_lock(&mf->lock);
-	ret = simple_read_from_buffer(ubuf, count, ppos, mf->buf, mf->len);
-	mutex_unlock(&mf->lock);
-	return ret;
-}
-
 static int move_parse(const char __user *ubuf, size_t count, char *kbuf,
 		      size_t size)
 {
@@ -103,17 +68,11 @@ static int move_parse(const char __user *ubuf, size_t count, char *kbuf,
 static int move_lookup(pid_t pid, unsigned long addr, unsigned long count,
 		       unsigned long *step, struct folio **folios)
 {
-	struct task_struct *task;
-	struct mm_struct *mm;
+	struct mm_struct *mm = contig_debugfs_mm(pid, PTRACE_MODE_ATTACH_FSCREDS);
 	unsigned long i;
 
-	task = find_get_task_by_vpid(pid);
-	if (!task)
-		return -ESRCH;
-	mm = mm_access(task, PTRACE_MODE_ATTACH_FSCREDS);
-	put_task_struct(task);
-	if (IS_ERR_OR_NULL(mm))
-		return mm ? PTR_ERR(mm) : -ESRCH;
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
 
 	mmap_read_lock(mm);
 	for (i = 0; i < count; i++) {
@@ -151,7 +110,7 @@ static void move_put(struct folio **folios, unsigned long count)
 static ssize_t exchange_write(struct file *file, const char __user *ubuf,
 			      size_t count, loff_t *ppos)
 {
-	struct move_file *mf = file->private_data;
+	struct contig_result *res = file->private_data;
 	unsigned long results[NR_EXCHANGE_RESULTS] = {};
 	unsigned long addr_a, addr_b, nr = 1, step = 0, i, n, absent = 0;
 	struct folio **fa = NULL, **fb = NULL;
@@ -195,15 +154,15 @@ static ssize_t exchange_write(struct file *file, const char __user *ubuf,
 	for (i = 0; i < n; i++)
 		results[pairs[i].result]++;
 
-	mutex_lock(&mf->lock);
-	len = scnprintf(mf->buf, sizeof(mf->buf), "pairs %lu\nabsent %lu\n",
+	mutex_lock(&res->lock);
+	len = scnprintf(res->buf, sizeof(res->buf), "pairs %lu\nabsent %lu\n",
 			nr, absent);
 	for (i = 0; i < NR_EXCHANGE_RESULTS; i++)
-		len += scnprintf(mf->buf + len, sizeof(mf->buf) - len,
+		len += scnprintf(res->buf + len, sizeof(res->buf) - len,
 				 "%s %lu\n", result_names[i], results[i]);
-	mf->len = len;
+	res->len = len;
 	*ppos = 0;
-	mutex_unlock(&mf->lock);
+	mutex_unlock(&res->lock);
 	ret = 0;
 
 out_put:
@@ -226,7 +185,7 @@ static struct folio *move_alloc(struct folio *src, unsigned long private)
 static ssize_t migrate_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
-	struct move_file *mf = file->private_data;
+	struct contig_result *res = file->private_data;
 	unsigned long addr, nr = 1, step = 0, i, absent = 0, isolated = 0;
 	unsigned int migrated = 0;
 	struct folio **folios;
@@ -262,12 +221,12 @@ static ssize_t migrate_write(struct file *file, const char __user *ubuf,
 		putback_movable_pages(&list);
 	}
 
-	mutex_lock(&mf->lock);
-	mf->len = scnprintf(mf->buf, sizeof(mf->buf),
+	mutex_lock(&res->lock);
+	res->len = scnprintf(res->buf, sizeof(res->buf),
 			    "folios %lu\nabsent %lu\nisolated %lu\nmigrated_pages %u\n",
 			    nr, absent, isolated, migrated);
 	*ppos = 0;
-	mutex_unlock(&mf->lock);
+	mutex_unlock(&res->lock);
 out:
 	kvfree(folios);
 	return ret ? ret : count;
@@ -275,17 +234,17 @@ out:
 
 static const struct file_operations exchange_fops = {
 	.owner		= THIS_MODULE,
-	.open		= move_open,
-	.release	= move_release,
-	.read		= move_read,
+	.open		= contig_result_open,
+	.release	= contig_result_release,
+	.read		= contig_result_read,
 	.write		= exchange_write,
 };
 
 static const struct file_operations migrate_fops = {
 	.owner		= THIS_MODULE,
-	.open		= move_open,
-	.release	= move_release,
-	.read		= move_read,
+	.open		= contig_result_open,
+	.release	= contig_result_release,
+	.read		= contig_result_read,
 	.write		= migrate_write,
 };
 

@@ -23,7 +23,7 @@
  *
  * Before that, functional checks: a COW-shared page mapped by two processes
  * is exchanged (both mappings follow, the mapcount follows, both see their
- * data) and a hugetlb page is refused.
+ * data); a hugetlb page and a KSM page are refused.
  *
  * Prints "RESULT key=value ..." and exits 1 on any corrupt page, a failed
  * check, a worker that died, or an exchange count of zero.
@@ -69,6 +69,8 @@ struct shared {
 };
 
 static struct shared *sh;
+/* Pairs the functional checks exchanged (they are traced too) */
+static unsigned long functional_done;
 
 static uint64_t pattern(unsigned long idx, uint64_t gen, unsigned long word)
 {
@@ -391,6 +393,32 @@ static uint64_t pfn_of(pid_t pid, const void *addr)
 	return e & (1ULL << 63) ? e & ((1ULL << 55) - 1) : 0;
 }
 
+static void sysfs_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || write(fd, value, strlen(value)) < 0)
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * With EXCHANGE_CGROUPS=<prefix>, worker n runs in cgroup <prefix><n>, so
+ * that exchanges also cross memory cgroups.
+ */
+static void join_cgroup(int n)
+{
+	const char *prefix = getenv("EXCHANGE_CGROUPS");
+	char path[256], pid[32];
+
+	if (!prefix)
+		return;
+	snprintf(path, sizeof(path), "%s%d/cgroup.procs", prefix, n);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	sysfs_write(path, pid);
+}
+
 static uint64_t kpagecount(uint64_t pfn)
 {
 	uint64_t c = 0;
@@ -403,12 +431,23 @@ static uint64_t kpagecount(uint64_t pfn)
 	return c;
 }
 
+/* One pair for the functional checks: fresh totals, exchanges counted */
+static int exchange_one(int fd, const struct region *x, const struct region *y,
+			unsigned long *totals)
+{
+	memset(totals, 0, NR_KEYS * sizeof(*totals));
+	if (exchange(fd, x, 0, y, 0, 1, totals))
+		return -1;
+	functional_done += totals[1];
+	return 0;
+}
+
 #define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "FAIL: " __VA_ARGS__); \
 	fprintf(stderr, "\n"); bad++; } } while (0)
 
 /*
  * Checks the kernel's KUnit suite cannot make: a COW-shared anonymous page
- * mapped by two processes, and the refusal of a hugetlb page.
+ * mapped by two processes, and the refusals of a hugetlb and a KSM page.
  */
 static int functional(int fd)
 {
@@ -416,8 +455,9 @@ static int functional(int fd)
 	struct region x = { getpid(), ANON, 0, 1, PAGE }, y = x;
 	uint64_t pp, pq, cp;
 	int to_child[2], from_child[2], bad = 0, status;
-	char *p, *q, *h, *t, c;
+	char *p, *q, *h, *t, *k, c;
 	pid_t child;
+	int i;
 
 	p = map_region(PAGE, MADV_NOHUGEPAGE);
 	write_page((uint64_t *)p, 1, 1);
@@ -448,7 +488,7 @@ static int functional(int fd)
 
 	x.base = (uintptr_t)p;
 	y.base = (uintptr_t)q;
-	if (exchange(fd, &x, 0, &y, 0, 1, totals))
+	if (exchange_one(fd, &x, &y, totals))
 		return 1;
 	CHECK(totals[1] == 1, "COW-shared page not exchanged");
 	CHECK(pfn_of(getpid(), p) == pq && pfn_of(child, p) == pq,
@@ -474,16 +514,38 @@ static int functional(int fd)
 		t = map_region(HPAGE, MADV_HUGEPAGE);
 		write_page((uint64_t *)h, 3, 3);
 		write_page((uint64_t *)t, 4, 4);
-		memset(totals, 0, sizeof(totals));
 		x.base = (uintptr_t)h;
 		y.base = (uintptr_t)t;
-		if (exchange(fd, &x, 0, &y, 0, 1, totals))
+		if (exchange_one(fd, &x, &y, totals))
 			return 1;
 		CHECK(totals[5] == 1, "hugetlb page not refused as hugetlb");
 		CHECK(page_ok((uint64_t *)h, 3, 3) && page_ok((uint64_t *)t, 4, 4),
 		      "data changed by a refused exchange");
 	}
-	printf("functional: %s\n", bad ? "FAILED" : "COW-shared exchange and hugetlb refusal ok");
+	/* Two equal pages merged by KSM: refused */
+	sysfs_write("/sys/kernel/mm/ksm/sleep_millisecs", "0");
+	sysfs_write("/sys/kernel/mm/ksm/run", "1");
+	k = map_region(2 * PAGE, MADV_NOHUGEPAGE);
+	write_page((uint64_t *)k, 5, 5);
+	write_page((uint64_t *)(k + PAGE), 5, 5);
+	CHECK(!madvise(k, 2 * PAGE, MADV_MERGEABLE), "MADV_MERGEABLE: %s",
+	      strerror(errno));
+	for (i = 0; i < 300 && pfn_of(getpid(), k) != pfn_of(getpid(), k + PAGE); i++)
+		usleep(100000);
+	CHECK(pfn_of(getpid(), k) == pfn_of(getpid(), k + PAGE),
+	      "ksmd did not merge two equal pages in 30 s");
+	x.base = (uintptr_t)k;
+	y.base = (uintptr_t)q;
+	if (exchange_one(fd, &x, &y, totals))
+		return 1;
+	CHECK(totals[4] == 1, "KSM page not refused as ksm");
+	CHECK(page_ok((uint64_t *)k, 5, 5) && page_ok((uint64_t *)q, 2, 2),
+	      "data changed by a refused exchange");
+	/* Unmerge and stop ksmd: it would spin through the stress phase */
+	sysfs_write("/sys/kernel/mm/ksm/run", "2");
+
+	printf("functional: %s\n", bad ? "FAILED" :
+	       "COW-shared exchange, hugetlb and KSM refusals ok");
 	return bad;
 }
 
@@ -524,13 +586,13 @@ int main(int argc, char **argv)
 	success_before = vmstat("exchange_success");
 
 	fflush(NULL);
-#define SPAWN(call) do { pid_t p_ = fork(); if (!p_) { srand(getpid()); call; } pids[npids++] = p_; } while (0)
-	SPAWN(worker_private(0, ANON, 1024));
-	SPAWN(worker_private(1, THP, 4 * HPAGE / PAGE));
-	SPAWN(worker_cow(2, 3, 1024));
-	SPAWN(worker_memfd(4, memfd, 1024, 0));
-	SPAWN(worker_memfd(5, memfd, 1024, 1));
-	SPAWN(worker_pressure());
+#define SPAWN(cg, call) do { pid_t p_ = fork(); if (!p_) { srand(getpid()); join_cgroup(cg); call; } pids[npids++] = p_; } while (0)
+	SPAWN(0, worker_private(0, ANON, 1024));
+	SPAWN(1, worker_private(1, THP, 4 * HPAGE / PAGE));
+	SPAWN(1, worker_cow(2, 3, 1024));
+	SPAWN(0, worker_memfd(4, memfd, 1024, 0));
+	SPAWN(1, worker_memfd(5, memfd, 1024, 1));
+	SPAWN(1, worker_pressure());
 	while (sh->ready < NR_REGIONS)
 		usleep(10000);
 
@@ -579,8 +641,8 @@ int main(int argc, char **argv)
 		if (!sh->verified[i])
 			failed = 1;
 	}
-	printf("RESULT seconds=%lu requests=%lu corrupt=%lu vmstat_success=%lu",
-	       seconds, requests, corrupt,
+	printf("RESULT seconds=%lu requests=%lu corrupt=%lu functional_done=%lu vmstat_success=%lu",
+	       seconds, requests, corrupt, functional_done,
 	       vmstat("exchange_success") - success_before);
 	for (i = 0; i < NR_KEYS; i++)
 		printf(" %s=%lu", result_keys[i], totals[i]);

@@ -31,8 +31,10 @@
  *     NR_*_MAPPED, mlock and PageAnonExclusive are rebuilt by the rmap code
  *     exactly as after a migration.
  *
- * Any refusal happens before step 3 and undoes steps 1-2, so both folios are
- * left as they were, mapped where they were and back on their LRU lists.
+ * Any refusal happens by step 3, before anything is exchanged, and undoes
+ * steps 1-2: both folios are left as they were, mapped where they were and
+ * back on their LRU lists (but see below for a shmem folio paired with an
+ * anonymous one).
  *
  * The data goes through a per-CPU bounce page, with three copy_highpage()
  * calls per page, rather than word by word through a register: in the bench

@@ -108,9 +108,9 @@ static ssize_t layout_write(struct file *file, const char __user *ubuf,
 
 	mutex_lock(&res->lock);
 	res->len = scnprintf(res->buf, sizeof(res->buf),
-			    "pages %lu\npresent %lu\nruns %lu\nlongest_run %lu\nchunks_2m %lu\nchunks_1g %lu\n",
-			    l.pages, l.present, l.runs, l.longest_run,
-			    l.chunks_2m, l.chunks_1g);
+			     "pages %lu\npresent %lu\nruns %lu\nlongest_run %lu\nchunks_2m %lu\nchunks_1g %lu\n",
+			     l.pages, l.present, l.runs, l.longest_run,
+			     l.chunks_2m, l.chunks_1g);
 	*ppos = 0;
 	mutex_unlock(&res->lock);
 	return count;

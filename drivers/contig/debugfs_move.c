@@ -223,8 +223,8 @@ static ssize_t migrate_write(struct file *file, const char __user *ubuf,
 
 	mutex_lock(&res->lock);
 	res->len = scnprintf(res->buf, sizeof(res->buf),
-			    "folios %lu\nabsent %lu\nisolated %lu\nmigrated_pages %u\n",
-			    nr, absent, isolated, migrated);
+			     "folios %lu\nabsent %lu\nisolated %lu\nmigrated_pages %u\n",
+			     nr, absent, isolated, migrated);
 	*ppos = 0;
 	mutex_unlock(&res->lock);
 out:

@@ -54,6 +54,17 @@ ssize_t contig_result_read(struct file *file, char __user *ubuf, size_t count,
 	return ret;
 }
 
+int contig_request_copy(const char __user *ubuf, size_t count, char *kbuf,
+			size_t size)
+{
+	if (count >= size)
+		return -EINVAL;
+	if (copy_from_user(kbuf, ubuf, count))
+		return -EFAULT;
+	kbuf[count] = '\0';
+	return 0;
+}
+
 struct mm_struct *contig_debugfs_mm(pid_t nr, unsigned int mode)
 {
 	struct task_struct *task;
@@ -90,11 +101,9 @@ static ssize_t layout_write(struct file *file, const char __user *ubuf,
 	char kbuf[96];
 	int pid, n, ret;
 
-	if (count >= sizeof(kbuf))
-		return -EINVAL;
-	if (copy_from_user(kbuf, ubuf, count))
-		return -EFAULT;
-	kbuf[count] = '\0';
+	ret = contig_request_copy(ubuf, count, kbuf, sizeof(kbuf));
+	if (ret)
+		return ret;
 
 	n = sscanf(kbuf, "%d %li %li %lli", &pid, &start, &len, &key);
 	if (n < 3)

@@ -24,6 +24,10 @@ int contig_result_release(struct inode *inode, struct file *file);
 ssize_t contig_result_read(struct file *file, char __user *ubuf, size_t count,
 			   loff_t *ppos);
 
+/* A write's request as a NUL-terminated string; -EINVAL if too long */
+int contig_request_copy(const char __user *ubuf, size_t count, char *kbuf,
+			size_t size);
+
 /* The mm of process @nr, if the caller may access it in @mode (ptrace) */
 struct mm_struct *contig_debugfs_mm(pid_t nr, unsigned int mode);
 

@@ -49,17 +49,6 @@ static const char *const result_names[NR_EXCHANGE_RESULTS] = {
 	[EXCHANGE_BUSY]			= "busy",
 };
 
-static int move_parse(const char __user *ubuf, size_t count, char *kbuf,
-		      size_t size)
-{
-	if (count >= size)
-		return -EINVAL;
-	if (copy_from_user(kbuf, ubuf, count))
-		return -EFAULT;
-	kbuf[count] = '\0';
-	return 0;
-}
-
 /*
  * Take a reference on the folios mapped at @addr, @addr + step, ... where
  * step is the size of the first folio found (or of the folio at @addr when
@@ -119,7 +108,7 @@ static ssize_t exchange_write(struct file *file, const char __user *ubuf,
 	char kbuf[128];
 	size_t len;
 
-	ret = move_parse(ubuf, count, kbuf, sizeof(kbuf));
+	ret = contig_request_copy(ubuf, count, kbuf, sizeof(kbuf));
 	if (ret)
 		return ret;
 	if (sscanf(kbuf, "%d %li %d %li %li", &pid_a, &addr_a, &pid_b, &addr_b,
@@ -193,7 +182,7 @@ static ssize_t migrate_write(struct file *file, const char __user *ubuf,
 	char kbuf[96];
 	int pid, ret;
 
-	ret = move_parse(ubuf, count, kbuf, sizeof(kbuf));
+	ret = contig_request_copy(ubuf, count, kbuf, sizeof(kbuf));
 	if (ret)
 		return ret;
 	if (sscanf(kbuf, "%d %li %li", &pid, &addr, &nr) < 2 || !nr ||

@@ -332,6 +332,18 @@ static const char *const result_keys[] = {
 };
 #define NR_KEYS (sizeof(result_keys) / sizeof(result_keys[0]))
 
+/* The count for one of result_keys in @totals */
+static unsigned long total(const unsigned long *totals, const char *key)
+{
+	unsigned int k;
+
+	for (k = 0; k < NR_KEYS; k++)
+		if (!strcmp(result_keys[k], key))
+			return totals[k];
+	fprintf(stderr, "exchange_stress: no result key %s\n", key);
+	exit(2);
+}
+
 static int exchange(int fd, const struct region *x, unsigned long ix,
 		    const struct region *y, unsigned long iy,
 		    unsigned long count, unsigned long *totals)
@@ -438,7 +450,7 @@ static int exchange_one(int fd, const struct region *x, const struct region *y,
 	memset(totals, 0, NR_KEYS * sizeof(*totals));
 	if (exchange(fd, x, 0, y, 0, 1, totals))
 		return -1;
-	functional_done += totals[1];
+	functional_done += total(totals, "done");
 	return 0;
 }
 
@@ -490,7 +502,7 @@ static int functional(int fd)
 	y.base = (uintptr_t)q;
 	if (exchange_one(fd, &x, &y, totals))
 		return 1;
-	CHECK(totals[1] == 1, "COW-shared page not exchanged");
+	CHECK(total(totals, "done") == 1, "COW-shared page not exchanged");
 	CHECK(pfn_of(getpid(), p) == pq && pfn_of(child, p) == pq,
 	      "the COW page's two mappings do not both point at the new frame");
 	CHECK(pfn_of(getpid(), q) == pp, "the other page is not at the old frame");
@@ -518,7 +530,7 @@ static int functional(int fd)
 		y.base = (uintptr_t)t;
 		if (exchange_one(fd, &x, &y, totals))
 			return 1;
-		CHECK(totals[5] == 1, "hugetlb page not refused as hugetlb");
+		CHECK(total(totals, "hugetlb") == 1, "hugetlb page not refused as hugetlb");
 		CHECK(page_ok((uint64_t *)h, 3, 3) && page_ok((uint64_t *)t, 4, 4),
 		      "data changed by a refused exchange");
 	}
@@ -538,7 +550,7 @@ static int functional(int fd)
 	y.base = (uintptr_t)q;
 	if (exchange_one(fd, &x, &y, totals))
 		return 1;
-	CHECK(totals[4] == 1, "KSM page not refused as ksm");
+	CHECK(total(totals, "ksm") == 1, "KSM page not refused as ksm");
 	CHECK(page_ok((uint64_t *)k, 5, 5) && page_ok((uint64_t *)q, 2, 2),
 	      "data changed by a refused exchange");
 	/* Unmerge and stop ksmd: it would spin through the stress phase */
@@ -647,5 +659,5 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_KEYS; i++)
 		printf(" %s=%lu", result_keys[i], totals[i]);
 	printf("\n");
-	return failed || functional_failed || corrupt || !totals[1] ? 1 : 0;
+	return failed || functional_failed || corrupt || !total(totals, "done") ? 1 : 0;
 }

@@ -28,111 +28,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmstat.h>
 
-#define RW	(PROT_READ | PROT_WRITE)
-
-/* The pattern word at user address @addr (8-byte aligned) */
-static u64 pattern(unsigned long addr, u64 seed)
-{
-	return (addr * 0x9e3779b97f4a7c15ULL) ^ seed;
-}
-
-static void fill(struct kunit *test, unsigned long addr, size_t len, u64 seed)
-{
-	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
-	size_t off, i;
-
-	KUNIT_ASSERT_NOT_NULL(test, buf);
-	for (off = 0; off < len; off += PAGE_SIZE) {
-		for (i = 0; i < PAGE_SIZE / 8; i++)
-			buf[i] = pattern(addr + off + i * 8, seed);
-		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)(addr + off),
-						   buf, PAGE_SIZE), 0);
-	}
-	kunit_kfree(test, buf);
-}
-
-/* Every byte of [addr, addr + len) still holds its pattern. */
-static void check(struct kunit *test, unsigned long addr, size_t len, u64 seed)
-{
-	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
-	size_t off, i, bad = 0;
-
-	KUNIT_ASSERT_NOT_NULL(test, buf);
-	for (off = 0; off < len; off += PAGE_SIZE) {
-		void __user *from = (void __user *)(addr + off);
-
-		KUNIT_ASSERT_EQ(test, copy_from_user(buf, from, PAGE_SIZE), 0);
-		for (i = 0; i < PAGE_SIZE / 8; i++)
-			bad += buf[i] != pattern(addr + off + i * 8, seed);
-	}
-	KUNIT_EXPECT_EQ_MSG(test, bad, 0, "corrupt words in 0x%lx+0x%zx",
-			    addr, len);
-	kunit_kfree(test, buf);
-}
-
-static unsigned long map_anon(struct kunit *test, size_t len,
-			      unsigned long flags)
-{
-	unsigned long addr = kunit_vm_mmap(test, NULL, 0, len, RW,
-					   MAP_PRIVATE | MAP_ANONYMOUS | flags,
-					   0);
-
-	KUNIT_ASSERT_NE(test, addr, 0);
-	return addr;
-}
-
-static void fput_action(void *file)
-{
-	fput(file);
-}
-
-/* A shmem file of @len bytes, its pages from ZONE_DMA32 if @dma32. */
-static struct file *new_shmem_file(struct kunit *test, size_t len, bool dma32)
-{
-	struct file *file = shmem_file_setup("exchange-kunit", len, 0);
-
-	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fput_action,
-							file), 0);
-	if (dma32)
-		mapping_set_gfp_mask(file->f_mapping,
-				     (GFP_HIGHUSER_MOVABLE & ~__GFP_HIGHMEM) |
-				     __GFP_DMA32);
-	return file;
-}
-
-static unsigned long map_file(struct kunit *test, struct file *file,
-			      size_t len, unsigned long flags)
-{
-	unsigned long addr = kunit_vm_mmap(test, file, 0, len, RW,
-					   MAP_SHARED | flags, 0);
-
-	KUNIT_ASSERT_NE(test, addr, 0);
-	return addr;
-}
-
-/* The folio mapped at @addr, with a reference, and the pfn behind @addr. */
-static struct folio *folio_at(unsigned long addr, unsigned long *pfn)
-{
-	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
-	struct folio *folio = NULL;
-	struct folio_walk fw;
-
-	mmap_read_lock(mm);
-	vma = vma_lookup(mm, addr);
-	if (vma) {
-		folio = folio_walk_start(&fw, vma, addr, 0);
-		if (folio) {
-			folio_get(folio);
-			if (pfn)
-				*pfn = page_to_pfn(fw.page);
-			folio_walk_end(&fw, vma);
-		}
-	}
-	mmap_read_unlock(mm);
-	return folio;
-}
+#include "user_mem.h"
 
 /* What must be the same for the role at a virtual address, before/after */
 struct role {
@@ -152,7 +48,7 @@ static struct role role_at(struct kunit *test, unsigned long addr)
 	struct folio *folio;
 
 	lru_add_drain_all();
-	folio = folio_at(addr, &r.pfn);
+	folio = user_mem_folio_at(addr, &r.pfn);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, folio, "nothing mapped at 0x%lx", addr);
 	KUNIT_EXPECT_TRUE_MSG(test, folio_test_lru(folio),
 			      "folio at 0x%lx is not on an LRU list", addr);
@@ -260,7 +156,7 @@ static struct stats *stats_new(struct kunit *test)
 
 static int exchange_at(unsigned long x, unsigned long y)
 {
-	struct folio *a = folio_at(x, NULL), *b = folio_at(y, NULL);
+	struct folio *a = user_mem_folio_at(x, NULL), *b = user_mem_folio_at(y, NULL);
 	int ret = -ENOENT;
 
 	if (a && b)
@@ -285,8 +181,8 @@ static void exchange_and_check(struct kunit *test, unsigned long x,
 	KUNIT_ASSERT_NE(test, rx.pfn, ry.pfn);
 	KUNIT_ASSERT_EQ(test, exchange_at(x, y), 0);
 
-	check(test, x, len, 1);
-	check(test, y, len, 2);
+	user_mem_check(test, x, len, 1);
+	user_mem_check(test, y, len, 2);
 	expect_role(test, role_at(test, x), rx, ry.pfn, "first address");
 	expect_role(test, role_at(test, y), ry, rx.pfn, "second address");
 	expect_stats_balance(test, before);
@@ -294,58 +190,42 @@ static void exchange_and_check(struct kunit *test, unsigned long x,
 
 static void exchange_anon_4k(struct kunit *test)
 {
-	unsigned long x = map_anon(test, PAGE_SIZE, 0);
-	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	unsigned long x = user_mem_map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = user_mem_map_anon(test, PAGE_SIZE, 0);
 
-	fill(test, x, PAGE_SIZE, 1);
-	fill(test, y, PAGE_SIZE, 2);
+	user_mem_fill(test, x, PAGE_SIZE, 1);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
 	exchange_and_check(test, x, y, PAGE_SIZE);
 	/* And back: each frame returns to its first role */
 	exchange_and_check(test, x, y, PAGE_SIZE);
 }
 
-/* Two PMD-mapped THPs, each in its own 2 MiB-aligned mapping. */
-static unsigned long map_thp(struct kunit *test)
-{
-	unsigned long addr = map_anon(test, 2 * HPAGE_PMD_SIZE, 0);
-	struct folio *folio;
-
-	addr = ALIGN(addr, HPAGE_PMD_SIZE);
-	fill(test, addr, HPAGE_PMD_SIZE, 0);
-	folio = folio_at(addr, NULL);
-	KUNIT_ASSERT_NOT_NULL(test, folio);
-	KUNIT_ASSERT_EQ_MSG(test, folio_order(folio), HPAGE_PMD_ORDER,
-			    "no THP at 0x%lx: is THP enabled=always?", addr);
-	folio_put(folio);
-	return addr;
-}
-
 static void exchange_anon_thp(struct kunit *test)
 {
-	unsigned long x = map_thp(test), y = map_thp(test);
+	unsigned long x = user_mem_map_thp(test), y = user_mem_map_thp(test);
 
-	fill(test, x, HPAGE_PMD_SIZE, 1);
-	fill(test, y, HPAGE_PMD_SIZE, 2);
+	user_mem_fill(test, x, HPAGE_PMD_SIZE, 1);
+	user_mem_fill(test, y, HPAGE_PMD_SIZE, 2);
 	exchange_and_check(test, x, y, HPAGE_PMD_SIZE);
 }
 
 static void exchange_shmem_files(struct kunit *test)
 {
-	struct file *f = new_shmem_file(test, PAGE_SIZE, false);
-	struct file *g = new_shmem_file(test, PAGE_SIZE, false);
-	unsigned long x = map_file(test, f, PAGE_SIZE, 0);
-	unsigned long y = map_file(test, g, PAGE_SIZE, 0);
+	struct file *f = user_mem_shmem_file(test, PAGE_SIZE, false);
+	struct file *g = user_mem_shmem_file(test, PAGE_SIZE, false);
+	unsigned long x = user_mem_map_file(test, f, PAGE_SIZE, 0);
+	unsigned long y = user_mem_map_file(test, g, PAGE_SIZE, 0);
 	struct folio *cached;
 	unsigned long pfn;
 
-	fill(test, x, PAGE_SIZE, 1);
-	fill(test, y, PAGE_SIZE, 2);
+	user_mem_fill(test, x, PAGE_SIZE, 1);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
 	exchange_and_check(test, x, y, PAGE_SIZE);
 
 	/* The page cache slot follows the data */
 	cached = filemap_get_folio(f->f_mapping, 0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(cached));
-	folio_put(folio_at(x, &pfn));
+	folio_put(user_mem_folio_at(x, &pfn));
 	KUNIT_EXPECT_EQ(test, folio_pfn(cached), pfn);
 	folio_put(cached);
 }
@@ -353,45 +233,45 @@ static void exchange_shmem_files(struct kunit *test)
 /* Two pages of one file: both slots live under one cache lock. */
 static void exchange_shmem_one_file(struct kunit *test)
 {
-	struct file *f = new_shmem_file(test, 2 * PAGE_SIZE, false);
-	unsigned long x = map_file(test, f, 2 * PAGE_SIZE, 0);
+	struct file *f = user_mem_shmem_file(test, 2 * PAGE_SIZE, false);
+	unsigned long x = user_mem_map_file(test, f, 2 * PAGE_SIZE, 0);
 
-	fill(test, x, PAGE_SIZE, 1);
-	fill(test, x + PAGE_SIZE, PAGE_SIZE, 2);
+	user_mem_fill(test, x, PAGE_SIZE, 1);
+	user_mem_fill(test, x + PAGE_SIZE, PAGE_SIZE, 2);
 	exchange_and_check(test, x, x + PAGE_SIZE, PAGE_SIZE);
 }
 
 /*
  * anon <-> shmem, then shmem <-> anon: the shmem role is unmapped rather
- * than migrated, and faults back in (check() does) from the page cache.
+ * than migrated, and faults back in (user_mem_check() does) from the page cache.
  */
 static void exchange_anon_shmem(struct kunit *test)
 {
-	struct file *f = new_shmem_file(test, PAGE_SIZE, false);
-	unsigned long x = map_anon(test, PAGE_SIZE, 0);
-	unsigned long y = map_file(test, f, PAGE_SIZE, 0);
+	struct file *f = user_mem_shmem_file(test, PAGE_SIZE, false);
+	unsigned long x = user_mem_map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = user_mem_map_file(test, f, PAGE_SIZE, 0);
 
-	fill(test, x, PAGE_SIZE, 1);
-	fill(test, y, PAGE_SIZE, 2);
+	user_mem_fill(test, x, PAGE_SIZE, 1);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
 	exchange_and_check(test, x, y, PAGE_SIZE);
 	/* The shmem folio first this time */
-	fill(test, x, PAGE_SIZE, 2);
-	fill(test, y, PAGE_SIZE, 1);
+	user_mem_fill(test, x, PAGE_SIZE, 2);
+	user_mem_fill(test, y, PAGE_SIZE, 1);
 	exchange_and_check(test, y, x, PAGE_SIZE);
 }
 
 /* An mlocked anon page and an mlocked shmem page in another zone */
 static void exchange_anon_shmem_cross_zone_mlocked(struct kunit *test)
 {
-	struct file *g = new_shmem_file(test, PAGE_SIZE, true);
-	unsigned long x = map_anon(test, PAGE_SIZE, MAP_LOCKED);
-	unsigned long y = map_file(test, g, PAGE_SIZE, MAP_LOCKED);
+	struct file *g = user_mem_shmem_file(test, PAGE_SIZE, true);
+	unsigned long x = user_mem_map_anon(test, PAGE_SIZE, MAP_LOCKED);
+	unsigned long y = user_mem_map_file(test, g, PAGE_SIZE, MAP_LOCKED);
 	struct folio *a, *b;
 
-	fill(test, x, PAGE_SIZE, 1);
-	fill(test, y, PAGE_SIZE, 2);
-	a = folio_at(x, NULL);
-	b = folio_at(y, NULL);
+	user_mem_fill(test, x, PAGE_SIZE, 1);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
+	a = user_mem_folio_at(x, NULL);
+	b = user_mem_folio_at(y, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
 	KUNIT_ASSERT_NOT_NULL(test, b);
 	KUNIT_ASSERT_NE(test, folio_zonenum(a), folio_zonenum(b));
@@ -406,16 +286,16 @@ static void exchange_anon_shmem_cross_zone_mlocked(struct kunit *test)
  */
 static void exchange_cross_zone_mlocked(struct kunit *test)
 {
-	struct file *f = new_shmem_file(test, PAGE_SIZE, false);
-	struct file *g = new_shmem_file(test, PAGE_SIZE, true);
-	unsigned long x = map_file(test, f, PAGE_SIZE, MAP_LOCKED);
-	unsigned long y = map_file(test, g, PAGE_SIZE, MAP_LOCKED);
+	struct file *f = user_mem_shmem_file(test, PAGE_SIZE, false);
+	struct file *g = user_mem_shmem_file(test, PAGE_SIZE, true);
+	unsigned long x = user_mem_map_file(test, f, PAGE_SIZE, MAP_LOCKED);
+	unsigned long y = user_mem_map_file(test, g, PAGE_SIZE, MAP_LOCKED);
 	struct folio *a, *b;
 
-	fill(test, x, PAGE_SIZE, 1);
-	fill(test, y, PAGE_SIZE, 2);
-	a = folio_at(x, NULL);
-	b = folio_at(y, NULL);
+	user_mem_fill(test, x, PAGE_SIZE, 1);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
+	a = user_mem_folio_at(x, NULL);
+	b = user_mem_folio_at(y, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
 	KUNIT_ASSERT_NOT_NULL(test, b);
 	KUNIT_EXPECT_TRUE(test, folio_test_mlocked(a));
@@ -433,8 +313,8 @@ static void exchange_cross_zone_mlocked(struct kunit *test)
 static void exchange_batch(struct kunit *test)
 {
 	const unsigned int nr = 80;	/* more than one internal batch */
-	unsigned long x = map_anon(test, nr * PAGE_SIZE, 0);
-	unsigned long y = map_anon(test, nr * PAGE_SIZE, 0);
+	unsigned long x = user_mem_map_anon(test, nr * PAGE_SIZE, 0);
+	unsigned long y = user_mem_map_anon(test, nr * PAGE_SIZE, 0);
 	unsigned long *px, *py, pfn;
 	struct exchange_pair *pairs;
 	struct stats *before;
@@ -447,13 +327,13 @@ static void exchange_batch(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, py);
 	KUNIT_ASSERT_NOT_NULL(test, pairs);
 
-	fill(test, x, nr * PAGE_SIZE, 1);
-	fill(test, y, nr * PAGE_SIZE, 2);
+	user_mem_fill(test, x, nr * PAGE_SIZE, 1);
+	user_mem_fill(test, y, nr * PAGE_SIZE, 2);
 	lru_add_drain_all();
 	before = stats_new(test);
 	for (i = 0; i < nr; i++) {
-		pairs[i].a = folio_at(x + i * PAGE_SIZE, &px[i]);
-		pairs[i].b = folio_at(y + i * PAGE_SIZE, &py[i]);
+		pairs[i].a = user_mem_folio_at(x + i * PAGE_SIZE, &px[i]);
+		pairs[i].b = user_mem_folio_at(y + i * PAGE_SIZE, &py[i]);
 		KUNIT_ASSERT_NOT_NULL(test, pairs[i].a);
 		KUNIT_ASSERT_NOT_NULL(test, pairs[i].b);
 		KUNIT_ASSERT_EQ(test, folio_order(pairs[i].a), 0);
@@ -466,12 +346,12 @@ static void exchange_batch(struct kunit *test)
 		folio_put(pairs[i].b);
 	}
 
-	check(test, x, nr * PAGE_SIZE, 1);
-	check(test, y, nr * PAGE_SIZE, 2);
+	user_mem_check(test, x, nr * PAGE_SIZE, 1);
+	user_mem_check(test, y, nr * PAGE_SIZE, 2);
 	for (i = 0; i < nr; i++) {
-		folio_put(folio_at(x + i * PAGE_SIZE, &pfn));
+		folio_put(user_mem_folio_at(x + i * PAGE_SIZE, &pfn));
 		KUNIT_EXPECT_EQ(test, pfn, py[i]);
-		folio_put(folio_at(y + i * PAGE_SIZE, &pfn));
+		folio_put(user_mem_folio_at(y + i * PAGE_SIZE, &pfn));
 		KUNIT_EXPECT_EQ(test, pfn, px[i]);
 	}
 	expect_stats_balance(test, before);
@@ -482,22 +362,22 @@ static void expect_refused(struct kunit *test, unsigned long x,
 			   unsigned long y, size_t len, int ret, int err)
 {
 	KUNIT_EXPECT_EQ(test, ret, err);
-	check(test, x, len, 1);
-	check(test, y, len, 2);
+	user_mem_check(test, x, len, 1);
+	user_mem_check(test, y, len, 2);
 }
 
 static void refuse_order_mismatch(struct kunit *test)
 {
-	unsigned long x = map_thp(test);
-	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	unsigned long x = user_mem_map_thp(test);
+	unsigned long y = user_mem_map_anon(test, PAGE_SIZE, 0);
 	struct role rx, ry;
 
-	fill(test, x, HPAGE_PMD_SIZE, 1);
-	fill(test, y, PAGE_SIZE, 2);
+	user_mem_fill(test, x, HPAGE_PMD_SIZE, 1);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
 	rx = role_at(test, x);
 	ry = role_at(test, y);
 	expect_refused(test, x, y, PAGE_SIZE, exchange_at(x, y), -EINVAL);
-	check(test, x, HPAGE_PMD_SIZE, 1);
+	user_mem_check(test, x, HPAGE_PMD_SIZE, 1);
 	expect_role(test, role_at(test, x), rx, rx.pfn, "THP");
 	expect_role(test, role_at(test, y), ry, ry.pfn, "4K page");
 	/* The same folio twice is no pair either */
@@ -506,13 +386,13 @@ static void refuse_order_mismatch(struct kunit *test)
 
 static void refuse_pinned(struct kunit *test)
 {
-	unsigned long x = map_anon(test, PAGE_SIZE, 0);
-	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	unsigned long x = user_mem_map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = user_mem_map_anon(test, PAGE_SIZE, 0);
 	struct page *pinned;
 	struct role rx, ry;
 
-	fill(test, x, PAGE_SIZE, 1);
-	fill(test, y, PAGE_SIZE, 2);
+	user_mem_fill(test, x, PAGE_SIZE, 1);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
 	KUNIT_ASSERT_EQ(test, pin_user_pages_fast(x, 1, FOLL_WRITE |
 						  FOLL_LONGTERM, &pinned), 1);
 	rx = role_at(test, x);
@@ -524,20 +404,20 @@ static void refuse_pinned(struct kunit *test)
 	unpin_user_page(pinned);
 	/* The pin was the only obstacle */
 	KUNIT_EXPECT_EQ(test, exchange_at(x, y), 0);
-	check(test, x, PAGE_SIZE, 1);
-	check(test, y, PAGE_SIZE, 2);
+	user_mem_check(test, x, PAGE_SIZE, 1);
+	user_mem_check(test, y, PAGE_SIZE, 2);
 }
 
 static void refuse_extra_reference(struct kunit *test)
 {
-	unsigned long x = map_anon(test, PAGE_SIZE, 0);
-	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	unsigned long x = user_mem_map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = user_mem_map_anon(test, PAGE_SIZE, 0);
 	struct role rx, ry;
 	struct folio *held;
 
-	fill(test, x, PAGE_SIZE, 1);
-	fill(test, y, PAGE_SIZE, 2);
-	held = folio_at(y, NULL);	/* like a concurrent get_page() */
+	user_mem_fill(test, x, PAGE_SIZE, 1);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
+	held = user_mem_folio_at(y, NULL);	/* like a concurrent get_page() */
 	KUNIT_ASSERT_NOT_NULL(test, held);
 	rx = role_at(test, x);
 	ry = role_at(test, y);
@@ -546,22 +426,22 @@ static void refuse_extra_reference(struct kunit *test)
 	expect_role(test, role_at(test, y), ry, ry.pfn, "referenced page");
 	folio_put(held);
 	KUNIT_EXPECT_EQ(test, exchange_at(x, y), 0);
-	check(test, x, PAGE_SIZE, 1);
-	check(test, y, PAGE_SIZE, 2);
+	user_mem_check(test, x, PAGE_SIZE, 1);
+	user_mem_check(test, y, PAGE_SIZE, 2);
 }
 
 static void refuse_writeback(struct kunit *test)
 {
-	unsigned long x = map_anon(test, PAGE_SIZE, 0);
-	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	unsigned long x = user_mem_map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = user_mem_map_anon(test, PAGE_SIZE, 0);
 	struct folio *wb;
 	struct role rx;
 
-	fill(test, x, PAGE_SIZE, 1);
-	fill(test, y, PAGE_SIZE, 2);
+	user_mem_fill(test, x, PAGE_SIZE, 1);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
 	rx = role_at(test, x);
 	/* No swap device here: stand in for swap-out I/O with the flag */
-	wb = folio_at(x, NULL);
+	wb = user_mem_folio_at(x, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, wb);
 	KUNIT_ASSERT_FALSE(test, folio_test_set_writeback(wb));
 	expect_refused(test, x, y, PAGE_SIZE, exchange_at(x, y), -EBUSY);
@@ -573,20 +453,20 @@ static void refuse_writeback(struct kunit *test)
 /* A kernel page: never on an LRU list. */
 static void refuse_unmovable(struct kunit *test)
 {
-	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = user_mem_map_anon(test, PAGE_SIZE, 0);
 	struct page *page = alloc_page(GFP_KERNEL);
 	struct folio *b;
 	struct role ry;
 
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	fill(test, y, PAGE_SIZE, 2);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
 	ry = role_at(test, y);
-	b = folio_at(y, NULL);
+	b = user_mem_folio_at(y, NULL);
 	KUNIT_EXPECT_EQ(test, exchange_folios(page_folio(page), b), -EBUSY);
 	KUNIT_EXPECT_EQ(test, exchange_folios(b, page_folio(page)), -EBUSY);
 	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
 	folio_put(b);
-	check(test, y, PAGE_SIZE, 2);
+	user_mem_check(test, y, PAGE_SIZE, 2);
 	expect_role(test, role_at(test, y), ry, ry.pfn, "user page");
 	__free_page(page);
 }
@@ -614,7 +494,7 @@ static const struct movable_operations xk_mops = {
 /* A page with movable_operations, as zsmalloc and balloon pages have. */
 static void refuse_nonlru_movable(struct kunit *test)
 {
-	unsigned long y = map_anon(test, PAGE_SIZE, 0);
+	unsigned long y = user_mem_map_anon(test, PAGE_SIZE, 0);
 	struct page *page = alloc_page(GFP_KERNEL);
 	struct folio *b;
 
@@ -623,12 +503,12 @@ static void refuse_nonlru_movable(struct kunit *test)
 	__SetPageMovable(page, &xk_mops);
 	unlock_page(page);
 
-	fill(test, y, PAGE_SIZE, 2);
-	b = folio_at(y, NULL);
+	user_mem_fill(test, y, PAGE_SIZE, 2);
+	b = user_mem_folio_at(y, NULL);
 	KUNIT_EXPECT_EQ(test, exchange_folios(b, page_folio(page)),
 			-EOPNOTSUPP);
 	folio_put(b);
-	check(test, y, PAGE_SIZE, 2);
+	user_mem_check(test, y, PAGE_SIZE, 2);
 
 	lock_page(page);
 	__ClearPageMovable(page);

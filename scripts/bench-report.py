@@ -75,6 +75,27 @@ def metrics(rec, events):
         })
     elif rec["scenario"].startswith("ib_write_bw"):
         out["M6_bw_avg_mbps"] = r["bw_avg_mbps"]
+    elif rec["scenario"].startswith("defrag-"):
+        moved = (r["migrated"], r["exchanged"])
+        out.update({
+            "size_mib": r["size_mib"],
+            "defrag_ok": r["ok"], "defrag_error": r["error"],
+            "defrag_outcome": "ok" if r["ok"] else r["error"] or "failed",
+            "defrag_runs_before": r["runs_before"],
+            "defrag_runs_after": r["runs_after"],
+            "defrag_runs": f"{r['runs_before']}->{r['runs_after']}",
+            "defrag_chunks_2m_before": r["chunks_2m_before"],
+            "defrag_chunks_2m_after": r["chunks_2m_after"],
+            "defrag_chunks_1g_after": r["chunks_1g_after"],
+            "defrag_migrated": moved[0], "defrag_exchanged": moved[1],
+            "defrag_moved": ("-" if None in moved else
+                             f"{moved[0]}/{moved[1]}"),
+            "defrag_free_pct": r["free_pct"],
+            "M4_ns_per_mib": r["ns_per_mib"],
+            "M4_ratio_to_memcpy": r["ratio_to_memcpy"],
+            "memcpy_ns_per_mib": r["memcpy_ns_per_mib"],
+            "kernel_ns_per_mib": r.get("kernel_ns_per_mib"),
+        })
     else:
         out.update(r)
     return out
@@ -100,7 +121,20 @@ ROWS = [
     ("exchange ns/pair", "exchange_ns_per_pair"),
     ("migration (both folios) ns/pair", "migration_ns_per_pair"),
     ("exchange / migration", "exchange_vs_migration"),
+    ("make contiguous: outcome", "defrag_outcome"),
+    ("make contiguous: runs before->after", "defrag_runs"),
+    ("make contiguous: 2M chunks after", "defrag_chunks_2m_after"),
+    ("make contiguous: 1G chunks after", "defrag_chunks_1g_after"),
+    ("make contiguous: migrated/exchanged", "defrag_moved"),
+    ("make contiguous: free % before", "defrag_free_pct"),
+    ("M4 make contiguous ns/MiB", "M4_ns_per_mib"),
+    ("M4 make contiguous x memcpy", "M4_ratio_to_memcpy"),
 ]
+
+# How a cell shows a value, where str() is not enough.
+CELL = {
+    "M4_ratio_to_memcpy": lambda v: f"{v:.2f}x",
+}
 
 
 def table(results):
@@ -117,7 +151,10 @@ def table(results):
     for label, key in ROWS:
         if not any(key in merged[c] for c in cols):
             continue
-        lines.append([label] + [str(merged[c].get(key, "-")) for c in cols])
+        show = CELL.get(key, str)
+        lines.append([label] + [
+            show(merged[c][key]) if merged[c].get(key) is not None else "-"
+            for c in cols])
     # Times are noisy under TCG: give the ratio to the first column.
     for label, key in (("VFIO map time ratio", "map_dma_us"),
                        ("ibv_reg_mr first ratio", "M6_reg_mr_first_us")):

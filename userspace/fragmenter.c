@@ -14,10 +14,14 @@
  *    per-CPU free lists drain into the buddy lists.
  * 4. With --unmovable, also scatter unmovable pages: long-term pin one
  *    held page in every 2 MiB window (io_uring fixed buffers, pinned with
- *    FOLL_LONGTERM like RDMA and VFIO pins). Left to the allocator, other
- *    unmovable kernel pages (page tables, slabs) pile up in the few
- *    pageblocks it already keeps for them, by design; pins put one into
- *    every window, deterministically.
+ *    FOLL_LONGTERM like RDMA and VFIO pins), except in one physical
+ *    128 MiB stretch of four, which stays free of pins. Left to the
+ *    allocator, other unmovable kernel pages (page tables, slabs) pile up
+ *    in the few pageblocks it already keeps for them, by design; pins put
+ *    one into nearly every window, deterministically. The clean stretches
+ *    are what a real machine has too: regions where nothing pinned landed,
+ *    where a contiguity engine can build runs by moving movable pages out.
+ *    Pinning every window would leave nothing contiguous possible at all.
  *
  * The kernel keeps its watermark reserve (vm.min_free_kbytes) and the
  * lower zones' protection (vm.lowmem_reserve_ratio) free, and since the
@@ -50,10 +54,8 @@
 #include <unistd.h>
 
 #include "lib/layout.h"
+#include "lib/membuf.h"
 
-#define PAGE_SZ		4096UL
-#define WORDS		(PAGE_SZ / 8)
-#define MIB		(1UL << 20)
 #define MAX_CHUNKS	4096
 
 struct chunk {
@@ -67,29 +69,6 @@ static struct chunk chunks[MAX_CHUNKS];
 static int nr_chunks;
 static volatile sig_atomic_t stop;
 static const char *prog = "fragmenter";
-
-static uint64_t pattern(unsigned long id, unsigned long w)
-{
-	return (id << 20) ^ (w * 0x9e3779b97f4a7c15ULL) ^ 0xf4a6u;
-}
-
-static void fill_page(uint64_t *p, unsigned long id)
-{
-	unsigned long w;
-
-	for (w = 0; w < WORDS; w++)
-		p[w] = pattern(id, w);
-}
-
-static bool check_page(const uint64_t *p, unsigned long id)
-{
-	unsigned long w;
-
-	for (w = 0; w < WORDS; w++)
-		if (p[w] != pattern(id, w))
-			return false;
-	return true;
-}
 
 /*
  * From /proc/buddyinfo: free blocks of order >= 9 in all zones (@blocks)
@@ -195,23 +174,18 @@ static void untune(struct tunable *t, int n)
 static int take_chunk(unsigned long bytes, unsigned long *next_id)
 {
 	struct chunk *c = &chunks[nr_chunks];
-	unsigned long i;
 
 	if (nr_chunks == MAX_CHUNKS)
 		return -ENOSPC;
-	c->mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (c->mem == MAP_FAILED)
+	c->mem = membuf_take(bytes, 0, *next_id);
+	if (!c->mem)
 		return -errno;
-	madvise(c->mem, bytes, MADV_NOHUGEPAGE);
 	c->pages = bytes / PAGE_SZ;
 	c->first_id = *next_id;
 	c->held = malloc(c->pages);
 	if (!c->held)
 		return -ENOMEM;
 	memset(c->held, 1, c->pages);
-	for (i = 0; i < c->pages; i++)
-		fill_page(c->mem + i * WORDS, c->first_id + i);
 	*next_id += c->pages;
 	nr_chunks++;
 	return 0;
@@ -346,14 +320,25 @@ static int settle(unsigned long *thps)
 }
 
 /*
- * Step 4 (--unmovable): long-term pin one held page in every 2 MiB window
- * that holds any, by registering them as io_uring fixed buffers
- * (FOLL_LONGTERM, as RDMA and VFIO pin). A pinned page cannot be migrated
- * or exchanged: every window now contains an unmovable page, which is
- * what a contiguity engine must find its way around. The pins last until
- * the fragmenter exits.
+ * The 128 MiB physical stretches (PFN bits 15 and up) step 4 leaves free
+ * of pins: one in four. Large enough for an engine to anchor a 128 MiB
+ * run in, rare enough that it has to search for them.
  */
-static int pin_scattered(unsigned long *windows)
+static bool is_clean_stretch(uint64_t pfn)
+{
+	return ((pfn >> 15) & 3) == 3;
+}
+
+/*
+ * Step 4 (--unmovable): long-term pin one held page in every 2 MiB window
+ * that holds any, outside the clean stretches, by registering them as
+ * io_uring fixed buffers (FOLL_LONGTERM, as RDMA and VFIO pin). A pinned
+ * page cannot be migrated or exchanged: nearly every window now contains
+ * an unmovable page, which is what a contiguity engine must find its way
+ * around. The pins last until the fragmenter exits. @clean counts the
+ * windows with held pages that were left unpinned on purpose.
+ */
+static int pin_scattered(unsigned long *windows, unsigned long *clean)
 {
 	struct io_uring_params params = { 0 };
 	unsigned long nr_windows = 0, n = 0, p;
@@ -361,7 +346,7 @@ static int pin_scattered(unsigned long *windows)
 	uint8_t *seen = NULL;
 	int i, fd, ret = 0;
 
-	*windows = 0;
+	*windows = *clean = 0;
 	for (i = 0; i < nr_chunks; i++)
 		n += chunks[i].pages;
 	iov = calloc(n, sizeof(*iov));
@@ -392,6 +377,10 @@ static int pin_scattered(unsigned long *windows)
 			if (seen[w])
 				continue;
 			seen[w] = 1;
+			if (is_clean_stretch(pfns[p])) {
+				(*clean)++;
+				continue;
+			}
 			iov[n].iov_base = chunks[i].mem + p * WORDS;
 			iov[n].iov_len = PAGE_SZ;
 			n++;
@@ -434,8 +423,8 @@ static unsigned long verify_held(unsigned long *checked)
 			if (!chunks[i].held[p])
 				continue;
 			(*checked)++;
-			if (!check_page(chunks[i].mem + p * WORDS,
-					chunks[i].first_id + p)) {
+			if (!membuf_page_ok(chunks[i].mem + p * WORDS, 0,
+					    chunks[i].first_id + p)) {
 				if (bad < 10)
 					fprintf(stderr, "%s: page %lu of chunk %d is corrupt\n",
 						prog, p, i);
@@ -459,7 +448,9 @@ static void usage(FILE *f)
 		"Fragment physical memory: take 4 KiB pages until no free 2 MiB block is\n"
 		"left, then free every page at an odd PFN. Needs root.\n"
 		"\n"
-		"  --unmovable      also long-term pin one page in every 2 MiB window\n"
+		"  --unmovable      also long-term pin one page in every 2 MiB window,\n"
+		"                   except in one 128 MiB physical stretch of four\n"
+		"                   ((pfn >> 15) & 3 == 3), left clean\n"
 		"  --hold           keep the memory until SIGTERM/SIGINT, then verify it\n"
 		"  --ready FILE     write \"ready\" to FILE once memory is fragmented; FILE\n"
 		"                   is opened at start, so a reader of a FIFO sees end of\n"
@@ -483,7 +474,7 @@ int main(int argc, char **argv)
 	};
 	unsigned long reserve_kib = 512, taken = 0, freed = 0, checked, bad;
 	unsigned long before, after, dma_before, dma_after, free_before, free_after;
-	unsigned long pinned_windows = 0;
+	unsigned long pinned_windows = 0, clean_windows = 0;
 	unsigned long thps = 0;
 	bool unmovable = false, hold = false;
 	const char *ready = NULL;
@@ -552,7 +543,7 @@ int main(int argc, char **argv)
 		ret = settle(&thps);
 	UNTUNE(take_tunables);
 	if (!ret && unmovable)
-		ret = pin_scattered(&pinned_windows);
+		ret = pin_scattered(&pinned_windows, &clean_windows);
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, strerror(-ret));
 		UNTUNE(held_tunables);
@@ -566,11 +557,11 @@ int main(int argc, char **argv)
 	printf("%s: after: %lu kB free, free blocks of order >= 9: %lu (DMA zone: %lu)\n",
 	       prog, free_after >> 10, after, dma_after);
 	if (unmovable)
-		printf("%s: long-term pinned one page in each of %lu 2 MiB windows\n",
-		       prog, pinned_windows);
-	printf("%s: RESULT taken_mib=%lu held_mib=%lu free_kb=%lu free_order9_before=%lu free_order9_after=%lu pinned_windows=%lu thps=%lu\n",
+		printf("%s: long-term pinned one page in each of %lu 2 MiB windows; left %lu windows in clean 128 MiB stretches unpinned\n",
+		       prog, pinned_windows, clean_windows);
+	printf("%s: RESULT taken_mib=%lu held_mib=%lu free_kb=%lu free_order9_before=%lu free_order9_after=%lu pinned_windows=%lu clean_windows=%lu thps=%lu\n",
 	       prog, taken / MIB, (taken - freed) / MIB, free_after >> 10,
-	       before, after, pinned_windows, thps);
+	       before, after, pinned_windows, clean_windows, thps);
 	fflush(stdout);
 
 	if (ready_fd >= 0 && write(ready_fd, "ready\n", 6) != 6)

@@ -139,6 +139,7 @@ static int __init contig_debugfs_init(void)
 
 	debugfs_create_file("layout", 0600, dir, NULL, &layout_fops);
 	contig_debugfs_move_init(dir);
+	contig_debugfs_defrag_init(dir);
 	return 0;
 }
 late_initcall(contig_debugfs_init);

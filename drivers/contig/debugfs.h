@@ -15,7 +15,7 @@ struct dentry;
  */
 struct contig_result {
 	struct mutex lock;	/* serialises write and read on one open file */
-	char buf[512];
+	char buf[1024];
 	size_t len;
 };
 
@@ -33,8 +33,10 @@ struct mm_struct *contig_debugfs_mm(pid_t nr, unsigned int mode);
 
 #ifdef CONFIG_CONTIG_DMA_DEBUG_MOVE
 void contig_debugfs_move_init(struct dentry *dir);
+void contig_debugfs_defrag_init(struct dentry *dir);
 #else
 static inline void contig_debugfs_move_init(struct dentry *dir) {}
+static inline void contig_debugfs_defrag_init(struct dentry *dir) {}
 #endif
 
 #endif /* _DRIVERS_CONTIG_DEBUGFS_H */

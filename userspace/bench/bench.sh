@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench: every measurement of DESIGN §5 the kernel can make today, on
-# fresh memory and on memory fragmented by the fragmenter. Today only the
-# stock kernel paths exist ("stock" side): this is the baseline every later
-# change is compared against, in the same run.
+# fresh memory and on memory fragmented by the fragmenter. The stock kernel
+# paths ("stock" side) are the baseline every later change is compared
+# against, in the same run; making a buffer contiguous is measured for
+# contig's engine and the two stock ways of getting contiguous memory.
 . /contig/lib.sh
 . /contig/bench-lib.sh
 bench_failed=0
@@ -56,11 +57,28 @@ exchange_sides() {
 }
 exchange_sides
 
+# M4 and M7: the cost of making $SIZE MiB of fragmented memory contiguous
+# (contig's engine, MADV_COLLAPSE, alloc_contig_range), then the same with
+# less than 3 % of memory free. One JSON object per side.
+defrag_scenarios() {
+	defrag_bench --size $SIZE > /tmp/defrag-bench.out 2>/tmp/defrag-bench.err
+	rc=$?
+	cat /tmp/defrag-bench.err
+	while read -r line; do
+		[ -n "$line" ] || continue
+		memory=$(echo "$line" | sed -n 's/.*"memory": "\([^"]*\)".*/\1/p')
+		side=$(echo "$line" | sed -n 's/.*"side": "\([^"]*\)".*/\1/p')
+		emit defrag-${SIZE}M "$memory" "$side" "$line"
+	done < /tmp/defrag-bench.out
+	[ $rc = 0 ] || fail_bench "defrag_bench exited $rc"
+}
+
 start_fragmenter || { fail_bench "fragmenter"; exit 1; }
 blocks=$(free_huge_blocks)
 emit fragmenter fragmented stock "{\"free_order9_blocks\": $blocks}"
 [ "$blocks" = 0 ] || fail_bench "memory not fragmented ($blocks free 2 MiB blocks)"
 # A different IOVA per scenario lets the host attribute QEMU's IOTLB events.
 measure fragmented 0x100000000
+defrag_scenarios
 stop_fragmenter || fail_bench "fragmenter found corrupt pages"
 exit $bench_failed

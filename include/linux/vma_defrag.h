@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Range defragmentation (mm/vma_defrag.c): make the populated pages of a
+ * user range physically contiguous and congruent with a DMA key, by
+ * migrating them into free frames or exchanging them with the frames'
+ * current owners. See Documentation/mm/vma_defrag.rst.
+ */
+#ifndef _LINUX_VMA_DEFRAG_H
+#define _LINUX_VMA_DEFRAG_H
+
+#include <linux/bits.h>
+#include <linux/types.h>
+
+struct folio;
+struct mm_struct;
+
+/*
+ * Never migrate into a free frame, only exchange: the engine behaves as on
+ * memory with no free frame at all. For tests and benchmarks of that case.
+ */
+#define VMA_DEFRAG_EXCHANGE_ONLY	BIT(0)
+#define VMA_DEFRAG_FLAGS		VMA_DEFRAG_EXCHANGE_ONLY
+
+/**
+ * struct vma_defrag_request - what to make contiguous, and for what device
+ * @start: first VA of the range, page aligned
+ * @len: bytes, page aligned, not zero
+ * @key: address at which the device sees @start (the VA for RDMA, the IOVA
+ *	for VFIO), page aligned; physical addresses are made congruent with
+ *	it modulo the largest usable page size
+ * @pgsize_bitmap: page sizes the device or IOMMU can map; must contain
+ *	PAGE_SIZE
+ * @flags: VMA_DEFRAG_* flags
+ * @max_pages: stop after moving this many pages; 0 for no limit
+ * @max_ns: stop after this much time; 0 for no limit
+ */
+struct vma_defrag_request {
+	unsigned long start;
+	unsigned long len;
+	u64 key;
+	unsigned long pgsize_bitmap;
+	unsigned int flags;
+	unsigned long max_pages;
+	u64 max_ns;
+};
+
+/* Why a page could not be brought to its target */
+enum vma_defrag_fail {
+	VMA_DEFRAG_FAIL_UNMOVABLE,	/* the target frame is unmovable */
+	VMA_DEFRAG_FAIL_PINNED,		/* a GUP pin on either side */
+	VMA_DEFRAG_FAIL_BUSY,		/* a transient reference or lock */
+	VMA_DEFRAG_FAIL_UNSUPPORTED,	/* not anon/shmem, KSM, hugetlb, ... */
+	VMA_DEFRAG_FAIL_NOMEM,		/* a free target under the watermark */
+	VMA_DEFRAG_FAIL_MIGRATE,	/* migration into a free target failed */
+	VMA_DEFRAG_FAIL_SPLIT,		/* a large folio could not be split */
+	NR_VMA_DEFRAG_FAIL
+};
+
+/**
+ * struct vma_defrag_stats - what one request did
+ * @pages: base pages in the range
+ * @present: pages populated when the request started
+ * @in_place: pages found at their target
+ * @migrated: pages migrated into a free target frame
+ * @exchanged: pages exchanged with the target frame's owner
+ * @thp_moved: large folios moved whole (migrated or exchanged)
+ * @thp_split: large folios split because their target could not take them
+ *	whole (see the top comment of mm/vma_defrag.c)
+ * @failed: pages left away from their target, by reason
+ * @segments: physical windows the range was anchored in
+ * @reanchors: chunks anchored again after meeting an unmovable frame
+ * @partial: stopped early (time or page budget, fatal signal)
+ * @ns: time spent
+ */
+struct vma_defrag_stats {
+	unsigned long pages;
+	unsigned long present;
+	unsigned long in_place;
+	unsigned long migrated;
+	unsigned long exchanged;
+	unsigned long thp_moved;
+	unsigned long thp_split;
+	unsigned long failed[NR_VMA_DEFRAG_FAIL];
+	unsigned int segments;
+	unsigned int reanchors;
+	bool partial;
+	u64 ns;
+};
+
+/**
+ * struct vma_defrag_move - one folio to migrate into a chosen frame
+ * @src: the folio to move; the caller holds a reference, which
+ *	vma_defrag_migrate_to() consumes
+ * @dst: a free folio of the same order that the caller owns (reference
+ *	count 1, not on any list), e.g. taken from alloc_contig_pages()
+ * @done: set when @src's contents and mappings now live in @dst; @dst then
+ *	belongs to them, otherwise it is still the caller's
+ */
+struct vma_defrag_move {
+	struct folio *src;
+	struct folio *dst;
+	bool done;
+};
+
+#ifdef CONFIG_VMA_DEFRAG
+int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
+		     struct vma_defrag_stats *stats);
+void vma_defrag_release(struct mm_struct *mm, unsigned long start,
+			unsigned long len);
+unsigned int vma_defrag_migrate_to(struct vma_defrag_move *moves,
+				   unsigned int nr);
+unsigned long vma_defrag_failed(const struct vma_defrag_stats *stats);
+#else
+static inline int vma_defrag_range(struct mm_struct *mm,
+				   const struct vma_defrag_request *req,
+				   struct vma_defrag_stats *stats)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void vma_defrag_release(struct mm_struct *mm,
+				      unsigned long start, unsigned long len)
+{
+}
+#endif
+
+/*
+ * The anchor search works on a snapshot of physical frames, apart from the
+ * snapshot itself so that KUnit can feed it synthetic layouts.
+ */
+
+/**
+ * struct vma_defrag_frames - a snapshot of a run of physical frames
+ * @base: first PFN
+ * @nr: frames
+ * @blocked: bitmap, frames no window may contain (unmovable, claimed)
+ * @free: bitmap, frames free in the buddy allocator
+ * @thps: bitmap, frames where a movable PMD-sized folio starts
+ */
+struct vma_defrag_frames {
+	unsigned long base;
+	unsigned long nr;
+	unsigned long *blocked;
+	unsigned long *free;
+	unsigned long *thps;
+};
+
+/**
+ * struct vma_defrag_window - a candidate anchor and what it would cost
+ * @anchor: PFN the first page of the segment would land on
+ * @in_place: present pages already at their target in this window
+ * @free: free frames in the window
+ * @cost: estimated copies (a migration 1, an exchange 3)
+ */
+struct vma_defrag_window {
+	unsigned long anchor;
+	unsigned long in_place;
+	unsigned long free;
+	unsigned long cost;
+};
+
+bool vma_defrag_claimed(unsigned long pfn, unsigned long nr);
+#if IS_ENABLED(CONFIG_KUNIT)
+bool vma_defrag_choose_window(const struct vma_defrag_frames *frames,
+			      const unsigned long *pfns,
+			      const unsigned long *thps, unsigned long nr,
+			      unsigned long align, unsigned long phase,
+			      unsigned long *scratch,
+			      struct vma_defrag_window *best);
+#endif
+
+#endif /* _LINUX_VMA_DEFRAG_H */

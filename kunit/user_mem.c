@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * User memory for the KUnit suites that move pages: mappings made in the
+ * test's mm with kunit_vm_mmap(), filled with a pattern unique to every
+ * 8-byte word's virtual address and checked through the user mappings, so
+ * that a test sees exactly what the process owning the memory would see.
+ */
+#include <kunit/test.h>
+#include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/huge_mm.h>
+#include <linux/mman.h>
+#include <linux/pagemap.h>
+#include <linux/pagewalk.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "user_mem.h"
+
+/* The pattern word at user address @addr (8-byte aligned) */
+u64 user_mem_pattern(unsigned long addr, u64 seed)
+{
+	return (addr * 0x9e3779b97f4a7c15ULL) ^ seed;
+}
+
+void user_mem_fill(struct kunit *test, unsigned long addr, size_t len,
+		   u64 seed)
+{
+	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	size_t off, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		for (i = 0; i < PAGE_SIZE / 8; i++)
+			buf[i] = user_mem_pattern(addr + off + i * 8, seed);
+		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)(addr + off),
+						   buf, PAGE_SIZE), 0);
+	}
+	kunit_kfree(test, buf);
+}
+
+/* Every byte of [addr, addr + len) still holds its pattern. */
+void user_mem_check(struct kunit *test, unsigned long addr, size_t len,
+		    u64 seed)
+{
+	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	size_t off, i, bad = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		void __user *from = (void __user *)(addr + off);
+
+		KUNIT_ASSERT_EQ(test, copy_from_user(buf, from, PAGE_SIZE), 0);
+		for (i = 0; i < PAGE_SIZE / 8; i++)
+			bad += buf[i] != user_mem_pattern(addr + off + i * 8,
+							  seed);
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0, "corrupt words in 0x%lx+0x%zx",
+			    addr, len);
+	kunit_kfree(test, buf);
+}
+
+unsigned long user_mem_map_anon(struct kunit *test, size_t len,
+				unsigned long flags)
+{
+	unsigned long addr = kunit_vm_mmap(test, NULL, 0, len, USER_MEM_RW,
+					   MAP_PRIVATE | MAP_ANONYMOUS | flags,
+					   0);
+
+	KUNIT_ASSERT_NE(test, addr, 0);
+	return addr;
+}
+
+static void fput_action(void *file)
+{
+	fput(file);
+}
+
+/* A shmem file of @len bytes, its pages from ZONE_DMA32 if @dma32. */
+struct file *user_mem_shmem_file(struct kunit *test, size_t len, bool dma32)
+{
+	struct file *file = shmem_file_setup("contig-kunit", len, 0);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fput_action,
+							file), 0);
+	if (dma32)
+		mapping_set_gfp_mask(file->f_mapping,
+				     (GFP_HIGHUSER_MOVABLE & ~__GFP_HIGHMEM) |
+				     __GFP_DMA32);
+	return file;
+}
+
+unsigned long user_mem_map_file(struct kunit *test, struct file *file,
+				size_t len, unsigned long flags)
+{
+	unsigned long addr = kunit_vm_mmap(test, file, 0, len, USER_MEM_RW,
+					   MAP_SHARED | flags, 0);
+
+	KUNIT_ASSERT_NE(test, addr, 0);
+	return addr;
+}
+
+/* The folio mapped at @addr, with a reference, and the pfn behind @addr. */
+struct folio *user_mem_folio_at(unsigned long addr, unsigned long *pfn)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct folio *folio = NULL;
+	struct folio_walk fw;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma) {
+		folio = folio_walk_start(&fw, vma, addr, 0);
+		if (folio) {
+			folio_get(folio);
+			if (pfn)
+				*pfn = page_to_pfn(fw.page);
+			folio_walk_end(&fw, vma);
+		}
+	}
+	mmap_read_unlock(mm);
+	return folio;
+}
+
+/* A PMD-mapped THP, filled, in a 2 MiB-aligned part of a 4 MiB mapping */
+unsigned long user_mem_map_thp(struct kunit *test)
+{
+	unsigned long addr = user_mem_map_anon(test, 2 * HPAGE_PMD_SIZE, 0);
+	struct folio *folio;
+
+	addr = ALIGN(addr, HPAGE_PMD_SIZE);
+	user_mem_fill(test, addr, HPAGE_PMD_SIZE, 0);
+	folio = user_mem_folio_at(addr, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_ASSERT_EQ_MSG(test, folio_order(folio), HPAGE_PMD_ORDER,
+			    "no THP at 0x%lx: is THP enabled=always?", addr);
+	folio_put(folio);
+	return addr;
+}
+

@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for mm/vma_defrag.c.
+ *
+ * The anchor search runs on synthetic snapshots of physical memory, which
+ * no real machine would give on demand: windows blocked at chosen places,
+ * pages already in place, free frames. The whole engine then runs on user
+ * ranges made with kunit_vm_mmap(): scattered 4 KiB pages, THPs with an
+ * aligned and a misaligned key, shmem, exchanges only; each test checks
+ * the layout the device would see (contig_layout_query()), what the engine
+ * says it did, and every byte of every range involved, its own and the
+ * other mappings' whose frames it took.
+ */
+#include <kunit/test.h>
+#include <linux/contig_dma.h>
+#include <linux/mm.h>
+#include <linux/huge_mm.h>
+#include <linux/mman.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/sizes.h>
+#include <linux/swap.h>
+#include <linux/vma_defrag.h>
+
+#include "user_mem.h"
+
+#define WINDOW		512UL		/* frames in a 2 MiB window */
+#define BASE		(64 * WINDOW)	/* first PFN of synthetic snapshots */
+#define KEY		0x40000000ULL	/* a 1 GiB-aligned IOVA */
+
+/* ---------------------------------------------------------------------- */
+/* The anchor search on synthetic snapshots */
+
+static struct vma_defrag_frames *frames_new(struct kunit *test,
+					    unsigned long windows)
+{
+	struct vma_defrag_frames *f = kunit_kzalloc(test, sizeof(*f),
+						    GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	f->base = BASE;
+	f->nr = windows * WINDOW;
+	f->blocked = kunit_kcalloc(test, BITS_TO_LONGS(f->nr), sizeof(long),
+				   GFP_KERNEL);
+	f->free = kunit_kcalloc(test, BITS_TO_LONGS(f->nr), sizeof(long),
+				GFP_KERNEL);
+	f->thps = kunit_kcalloc(test, BITS_TO_LONGS(f->nr), sizeof(long),
+				GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f->blocked);
+	KUNIT_ASSERT_NOT_NULL(test, f->free);
+	KUNIT_ASSERT_NOT_NULL(test, f->thps);
+	return f;
+}
+
+static unsigned long *pfns_new(struct kunit *test, unsigned long nr)
+{
+	unsigned long *p = kunit_kcalloc(test, nr, sizeof(*p), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	return p;
+}
+
+static bool choose(struct kunit *test, struct vma_defrag_frames *f,
+		   unsigned long *pfns, unsigned long nr, unsigned long align,
+		   unsigned long phase, struct vma_defrag_window *w)
+{
+	return vma_defrag_choose_window(f, pfns, NULL, nr, align, phase,
+					pfns_new(test, nr), w);
+}
+
+/* One unmovable frame in every window but one: that one is chosen. */
+static void anchor_skips_blocked_windows(struct kunit *test)
+{
+	struct vma_defrag_frames *f = frames_new(test, 16);
+	struct vma_defrag_window w;
+	unsigned long i;
+
+	for (i = 0; i < 16; i++)
+		if (i != 6)
+			__set_bit(i * WINDOW + 100, f->blocked);
+	KUNIT_ASSERT_TRUE(test, choose(test, f, pfns_new(test, WINDOW), WINDOW,
+				       WINDOW, 0, &w));
+	KUNIT_EXPECT_EQ(test, w.anchor, BASE + 6 * WINDOW);
+}
+
+/* No clean window at all: no anchor, rather than a blind one. */
+static void anchor_none_when_all_blocked(struct kunit *test)
+{
+	struct vma_defrag_frames *f = frames_new(test, 8);
+	struct vma_defrag_window w;
+	unsigned long i;
+
+	for (i = 0; i < 8; i++)
+		__set_bit(i * WINDOW + 511, f->blocked);
+	KUNIT_EXPECT_FALSE(test, choose(test, f, pfns_new(test, WINDOW),
+					WINDOW, WINDOW, 0, &w));
+	/* A 4-window range fits nowhere when one window in two is blocked */
+	bitmap_zero(f->blocked, f->nr);
+	for (i = 0; i < 8; i += 2)
+		__set_bit(i * WINDOW + 7, f->blocked);
+	KUNIT_EXPECT_FALSE(test, choose(test, f, pfns_new(test, 4 * WINDOW),
+					4 * WINDOW, WINDOW, 0, &w));
+}
+
+/* The window where most pages already are wins over empty ones. */
+static void anchor_prefers_pages_in_place(struct kunit *test)
+{
+	struct vma_defrag_frames *f = frames_new(test, 16);
+	unsigned long *pfns = pfns_new(test, WINDOW);
+	struct vma_defrag_window w;
+	unsigned long i;
+
+	bitmap_fill(f->free, f->nr);
+	for (i = 0; i < WINDOW; i++) {
+		/* 300 pages sit in window 9, the rest in window 2 */
+		pfns[i] = BASE + (i < 300 ? 9 : 2) * WINDOW + i;
+		__clear_bit(pfns[i] - BASE, f->free);
+	}
+	KUNIT_ASSERT_TRUE(test, choose(test, f, pfns, WINDOW, WINDOW, 0, &w));
+	KUNIT_EXPECT_EQ(test, w.anchor, BASE + 9 * WINDOW);
+	KUNIT_EXPECT_EQ(test, w.in_place, 300);
+
+	/* All in place: nothing to move, whatever else is free */
+	for (i = 0; i < WINDOW; i++)
+		pfns[i] = BASE + 12 * WINDOW + i;
+	KUNIT_ASSERT_TRUE(test, choose(test, f, pfns, WINDOW, WINDOW, 0, &w));
+	KUNIT_EXPECT_EQ(test, w.anchor, BASE + 12 * WINDOW);
+	KUNIT_EXPECT_EQ(test, w.cost, 0);
+}
+
+/* Anchors are congruent with the key, even off a window boundary. */
+static void anchor_congruence(struct kunit *test)
+{
+	struct vma_defrag_frames *f = frames_new(test, 8);
+	struct vma_defrag_window w;
+
+	/* Blocks the first candidate (BASE + 7) only */
+	__set_bit(7 + 3, f->blocked);
+	KUNIT_ASSERT_TRUE(test, choose(test, f, pfns_new(test, WINDOW), WINDOW,
+				       WINDOW, 7, &w));
+	KUNIT_EXPECT_EQ(test, w.anchor % WINDOW, 7);
+	KUNIT_EXPECT_EQ(test, w.anchor, BASE + WINDOW + 7);
+	/* The window must end inside the snapshot */
+	bitmap_fill(f->blocked, 7 * WINDOW);
+	KUNIT_EXPECT_FALSE(test, choose(test, f, pfns_new(test, WINDOW),
+					WINDOW, WINDOW, 7, &w));
+}
+
+/* Free targets are cheaper than exchanges; without them, exchange. */
+static void anchor_prefers_free_frames(struct kunit *test)
+{
+	struct vma_defrag_frames *f = frames_new(test, 8);
+	unsigned long *pfns = pfns_new(test, WINDOW);
+	struct vma_defrag_window w;
+	unsigned long i;
+
+	for (i = 0; i < WINDOW; i++)
+		pfns[i] = BASE + 100 * WINDOW + 2 * i;	/* outside, scattered */
+	bitmap_set(f->free, 5 * WINDOW, WINDOW);
+	bitmap_set(f->free, 2 * WINDOW, WINDOW / 2);
+	KUNIT_ASSERT_TRUE(test, choose(test, f, pfns, WINDOW, WINDOW, 0, &w));
+	KUNIT_EXPECT_EQ(test, w.anchor, BASE + 5 * WINDOW);
+	KUNIT_EXPECT_EQ(test, w.free, WINDOW);
+	KUNIT_EXPECT_EQ(test, w.cost, WINDOW);
+
+	/* Exchanges only: free frames are as good as blocked */
+	bitmap_or(f->blocked, f->blocked, f->free, f->nr);
+	KUNIT_ASSERT_TRUE(test, choose(test, f, pfns, WINDOW, WINDOW, 0, &w));
+	KUNIT_EXPECT_EQ(test, w.free, 0);
+	KUNIT_EXPECT_EQ(test, w.cost, 3 * WINDOW);
+	KUNIT_EXPECT_NE(test, w.anchor, BASE + 5 * WINDOW);
+	KUNIT_EXPECT_NE(test, w.anchor, BASE + 2 * WINDOW);
+}
+
+/*
+ * A range of two THPs, one already in place: its neighbour window is
+ * cheaper by copies, but would split the other THP; a window that takes
+ * both whole wins. Also: a THP exchanges whole with a THP.
+ */
+static void anchor_keeps_thps_whole(struct kunit *test)
+{
+	struct vma_defrag_frames *f = frames_new(test, 8);
+	unsigned long *pfns = pfns_new(test, 2 * WINDOW), *thps;
+	struct vma_defrag_window w;
+	unsigned long i;
+
+	thps = kunit_kcalloc(test, BITS_TO_LONGS(2 * WINDOW), sizeof(long),
+			     GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, thps);
+	__set_bit(0, thps);
+	__set_bit(WINDOW, thps);
+	for (i = 0; i < WINDOW; i++) {
+		pfns[i] = BASE + WINDOW + i;			/* THP 0 */
+		pfns[WINDOW + i] = BASE + 7 * WINDOW + i;	/* THP 1 */
+	}
+	__set_bit(WINDOW, f->thps);
+	__set_bit(7 * WINDOW, f->thps);
+	/* Window 2: three quarters free, base pages in the rest */
+	bitmap_set(f->free, 2 * WINDOW, 3 * WINDOW / 4);
+	/* Windows 4 and 5: free */
+	bitmap_set(f->free, 4 * WINDOW, 2 * WINDOW);
+
+	KUNIT_ASSERT_TRUE(test, vma_defrag_choose_window(f, pfns, NULL,
+							 2 * WINDOW, WINDOW, 0,
+							 pfns_new(test, 2 * WINDOW),
+							 &w));
+	/* Copies alone: keep THP 0, split THP 1 into window 2 */
+	KUNIT_EXPECT_EQ(test, w.anchor, BASE + WINDOW);
+	KUNIT_ASSERT_TRUE(test, vma_defrag_choose_window(f, pfns, thps,
+							 2 * WINDOW, WINDOW, 0,
+							 pfns_new(test, 2 * WINDOW),
+							 &w));
+	KUNIT_EXPECT_EQ(test, w.anchor, BASE + 4 * WINDOW);
+
+	/* No free window, a THP in window 2: THP 1 exchanges whole with it */
+	bitmap_zero(f->free, f->nr);
+	__set_bit(2 * WINDOW, f->thps);
+	KUNIT_ASSERT_TRUE(test, vma_defrag_choose_window(f, pfns, thps,
+							 2 * WINDOW, WINDOW, 0,
+							 pfns_new(test, 2 * WINDOW),
+							 &w));
+	KUNIT_EXPECT_EQ(test, w.anchor, BASE + WINDOW);
+	KUNIT_EXPECT_EQ(test, w.in_place, WINDOW);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The engine on real user ranges */
+
+static struct contig_layout layout_of(struct kunit *test, unsigned long addr,
+				      unsigned long len, u64 key)
+{
+	struct contig_layout l;
+
+	KUNIT_ASSERT_EQ(test, contig_layout_query(current->mm, addr, len, key,
+						  &l), 0);
+	return l;
+}
+
+static int defrag(unsigned long addr, unsigned long len, u64 key,
+		  unsigned int flags, struct vma_defrag_stats *st)
+{
+	struct vma_defrag_request req = {
+		.start = addr,
+		.len = len,
+		.key = key,
+		.pgsize_bitmap = SZ_4K | SZ_2M | SZ_1G,
+		.flags = flags,
+	};
+
+	return vma_defrag_range(current->mm, &req, st);
+}
+
+/* Base pages only: 2 MiB mappings would get THPs on first touch */
+static void no_thp(struct kunit *test, unsigned long addr, size_t len)
+{
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, len,
+					 MADV_NOHUGEPAGE), 0);
+}
+
+/*
+ * Two 2 MiB ranges of base pages faulted in turn, page by page, so that
+ * each is spread over frames the other one interleaves.
+ */
+static void map_interleaved(struct kunit *test, unsigned long *a,
+			    unsigned long *b)
+{
+	unsigned long i;
+
+	*a = user_mem_map_anon(test, SZ_2M, 0);
+	*b = user_mem_map_anon(test, SZ_2M, 0);
+	no_thp(test, *a, SZ_2M);
+	no_thp(test, *b, SZ_2M);
+	for (i = 0; i < SZ_2M; i += PAGE_SIZE) {
+		user_mem_fill(test, *a + i, PAGE_SIZE, 1);
+		user_mem_fill(test, *b + i, PAGE_SIZE, 2);
+	}
+}
+
+static void expect_contiguous(struct kunit *test, unsigned long addr,
+			      unsigned long len, u64 key,
+			      unsigned long chunks_2m)
+{
+	struct contig_layout l = layout_of(test, addr, len, key);
+
+	KUNIT_EXPECT_EQ(test, l.present, len >> PAGE_SHIFT);
+	KUNIT_EXPECT_EQ(test, l.runs, 1);
+	KUNIT_EXPECT_EQ(test, l.chunks_2m, chunks_2m);
+}
+
+static unsigned long moved(const struct vma_defrag_stats *st)
+{
+	return st->migrated + st->exchanged;
+}
+
+static void defrag_scattered_anon(struct kunit *test)
+{
+	struct vma_defrag_stats st;
+	unsigned long a, b;
+
+	map_interleaved(test, &a, &b);
+	KUNIT_EXPECT_GT(test, layout_of(test, a, SZ_2M, KEY).runs, 1);
+
+	KUNIT_ASSERT_EQ(test, defrag(a, SZ_2M, KEY, 0, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.pages, 512);
+	KUNIT_EXPECT_EQ(test, st.present, 512);
+	KUNIT_EXPECT_EQ(test, st.in_place + moved(&st), 512);
+	KUNIT_EXPECT_GT(test, moved(&st), 0);
+	KUNIT_EXPECT_EQ(test, vma_defrag_failed(&st), 0);
+	KUNIT_EXPECT_FALSE(test, st.partial);
+	expect_contiguous(test, a, SZ_2M, KEY, 1);
+	user_mem_check(test, a, SZ_2M, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+
+	/* Already in place: a second request moves nothing */
+	KUNIT_ASSERT_EQ(test, defrag(a, SZ_2M, KEY, 0, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.in_place, 512);
+	KUNIT_EXPECT_EQ(test, moved(&st), 0);
+	expect_contiguous(test, a, SZ_2M, KEY, 1);
+	user_mem_check(test, a, SZ_2M, 1);
+}
+
+/*
+ * A clean 2 MiB window of in-use frames for exchanges only: a THP of
+ * another mapping, split into base pages.
+ */
+static unsigned long map_split_thp(struct kunit *test, u64 seed)
+{
+	unsigned long c = user_mem_map_thp(test);
+	struct folio *folio;
+	int ret;
+
+	user_mem_fill(test, c, HPAGE_PMD_SIZE, seed);
+	folio = user_mem_folio_at(c, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	lru_add_drain_all();
+	folio_lock(folio);
+	ret = split_folio(folio);
+	folio_unlock(folio);
+	folio_put(folio);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	return c;
+}
+
+/* Exchanges only, into frames held by another mapping */
+static void defrag_exchange_only(struct kunit *test)
+{
+	unsigned long a, b, c = map_split_thp(test, 3);
+	struct vma_defrag_stats st;
+
+	map_interleaved(test, &a, &b);
+
+	KUNIT_ASSERT_EQ(test, defrag(a, SZ_2M, KEY, VMA_DEFRAG_EXCHANGE_ONLY,
+				     &st), 0);
+	KUNIT_EXPECT_EQ(test, st.migrated, 0);
+	KUNIT_EXPECT_GT(test, st.exchanged, 0);
+	KUNIT_EXPECT_EQ(test, st.in_place + st.exchanged, 512);
+	KUNIT_EXPECT_EQ(test, vma_defrag_failed(&st), 0);
+	expect_contiguous(test, a, SZ_2M, KEY, 1);
+	user_mem_check(test, a, SZ_2M, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+	user_mem_check(test, c, HPAGE_PMD_SIZE, 3);
+}
+
+/* Two THPs, key congruent with the VA: they move whole, never split. */
+static void defrag_thp_whole(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, 3 * SZ_2M, 0), i;
+	struct vma_defrag_stats st;
+
+	a = ALIGN(a, SZ_2M);
+	user_mem_fill(test, a, 2 * SZ_2M, 4);
+	for (i = 0; i < 2; i++) {
+		struct folio *folio = user_mem_folio_at(a + i * SZ_2M, NULL);
+
+		KUNIT_ASSERT_NOT_NULL(test, folio);
+		KUNIT_ASSERT_EQ(test, folio_order(folio), HPAGE_PMD_ORDER);
+		folio_put(folio);
+	}
+
+	KUNIT_ASSERT_EQ(test, defrag(a, 2 * SZ_2M, a, 0, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.thp_split, 0);
+	KUNIT_EXPECT_EQ(test, st.in_place + moved(&st), 1024);
+	KUNIT_EXPECT_EQ(test, st.thp_moved * 512, moved(&st));
+	expect_contiguous(test, a, 2 * SZ_2M, a, 2);
+	user_mem_check(test, a, 2 * SZ_2M, 4);
+}
+
+/* A key 4 KiB off the VA's alignment: THPs can only move page by page. */
+static void defrag_thp_misaligned_key(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, 3 * SZ_2M, 0);
+	u64 key = KEY + PAGE_SIZE;
+	struct vma_defrag_stats st;
+
+	a = ALIGN(a, SZ_2M);
+	user_mem_fill(test, a, 2 * SZ_2M, 5);
+	KUNIT_ASSERT_EQ(test, defrag(a, 2 * SZ_2M, key, 0, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.thp_split, 2);
+	KUNIT_EXPECT_EQ(test, st.thp_moved, 0);
+	KUNIT_EXPECT_EQ(test, vma_defrag_failed(&st), 0);
+	/* Only one 2 MiB-aligned chunk of key space lies inside the range */
+	expect_contiguous(test, a, 2 * SZ_2M, key, 1);
+	user_mem_check(test, a, 2 * SZ_2M, 5);
+}
+
+/* A shmem mapping interleaved with anonymous pages */
+static void defrag_shmem(struct kunit *test)
+{
+	struct file *file = user_mem_shmem_file(test, SZ_2M, false);
+	unsigned long s = user_mem_map_file(test, file, SZ_2M, 0);
+	unsigned long b = user_mem_map_anon(test, SZ_2M, 0), i;
+	struct vma_defrag_stats st;
+
+	no_thp(test, b, SZ_2M);
+	for (i = 0; i < SZ_2M; i += PAGE_SIZE) {
+		user_mem_fill(test, s + i, PAGE_SIZE, 6);
+		user_mem_fill(test, b + i, PAGE_SIZE, 7);
+	}
+	KUNIT_ASSERT_EQ(test, defrag(s, SZ_2M, KEY, 0, &st), 0);
+	KUNIT_EXPECT_EQ(test, vma_defrag_failed(&st), 0);
+	expect_contiguous(test, s, SZ_2M, KEY, 1);
+	user_mem_check(test, s, SZ_2M, 6);
+	user_mem_check(test, b, SZ_2M, 7);
+}
+
+/*
+ * shmem exchanged with anonymous frames: the exchange unmaps the shmem
+ * side, and the engine maps it back, at the new frames.
+ */
+static void defrag_shmem_exchange_only(struct kunit *test)
+{
+	struct file *file = user_mem_shmem_file(test, SZ_2M, false);
+	unsigned long s = user_mem_map_file(test, file, SZ_2M, 0);
+	unsigned long c = map_split_thp(test, 8), b, i;
+	struct vma_defrag_stats st;
+
+	b = user_mem_map_anon(test, SZ_2M, 0);
+	no_thp(test, b, SZ_2M);
+	for (i = 0; i < SZ_2M; i += PAGE_SIZE) {
+		user_mem_fill(test, s + i, PAGE_SIZE, 9);
+		user_mem_fill(test, b + i, PAGE_SIZE, 10);
+	}
+	KUNIT_ASSERT_EQ(test, defrag(s, SZ_2M, KEY, VMA_DEFRAG_EXCHANGE_ONLY,
+				     &st), 0);
+	KUNIT_EXPECT_EQ(test, st.migrated, 0);
+	KUNIT_EXPECT_GT(test, st.exchanged, 0);
+	KUNIT_EXPECT_EQ(test, vma_defrag_failed(&st), 0);
+	/* Every page present again, before anything touched the range */
+	expect_contiguous(test, s, SZ_2M, KEY, 1);
+	user_mem_check(test, s, SZ_2M, 9);
+	user_mem_check(test, b, SZ_2M, 10);
+	user_mem_check(test, c, HPAGE_PMD_SIZE, 8);
+}
+
+/* The chosen frames stay claimed while the range is mapped, no longer. */
+static void defrag_claims_follow_the_range(struct kunit *test)
+{
+	struct vma_defrag_stats st;
+	unsigned long a, b, pfn;
+	struct folio *folio;
+
+	map_interleaved(test, &a, &b);
+	KUNIT_ASSERT_EQ(test, defrag(a, SZ_2M, KEY, 0, &st), 0);
+	folio = user_mem_folio_at(a, &pfn);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	folio_put(folio);
+	KUNIT_EXPECT_TRUE(test, vma_defrag_claimed(pfn, 512));
+
+	/* A registration going away releases them */
+	vma_defrag_release(current->mm, a, SZ_2M);
+	KUNIT_EXPECT_FALSE(test, vma_defrag_claimed(pfn, 512));
+
+	/* So does unmapping the range */
+	KUNIT_ASSERT_EQ(test, defrag(a, SZ_2M, KEY, 0, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.in_place, 512);
+	KUNIT_EXPECT_TRUE(test, vma_defrag_claimed(pfn, 512));
+	KUNIT_ASSERT_EQ(test, vm_munmap(a, SZ_2M), 0);
+	KUNIT_EXPECT_FALSE(test, vma_defrag_claimed(pfn, 512));
+	user_mem_check(test, b, SZ_2M, 2);
+}
+
+/* A page budget stops the request early, with a partial result. */
+static void defrag_budget(struct kunit *test)
+{
+	struct vma_defrag_request req = {
+		.len = SZ_2M,
+		.key = KEY,
+		.pgsize_bitmap = SZ_4K | SZ_2M,
+		.max_pages = 16,
+	};
+	struct vma_defrag_stats st;
+	unsigned long a, b;
+
+	map_interleaved(test, &a, &b);
+	req.start = a;
+	KUNIT_ASSERT_EQ(test, vma_defrag_range(current->mm, &req, &st), 0);
+	KUNIT_EXPECT_TRUE(test, st.partial);
+	KUNIT_EXPECT_GE(test, moved(&st), 16);
+	/* At most one batch beyond the budget */
+	KUNIT_EXPECT_LE(test, moved(&st), 16 + 32);
+	user_mem_check(test, a, SZ_2M, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+}
+
+static void defrag_bad_requests(struct kunit *test)
+{
+	struct vma_defrag_request req = {
+		.start = SZ_1G,
+		.len = SZ_2M,
+		.key = KEY,
+		.pgsize_bitmap = SZ_4K | SZ_2M,
+	};
+	struct vma_defrag_request bad;
+	struct vma_defrag_stats st;
+
+	/* The test's mm comes with its first mapping */
+	user_mem_map_anon(test, PAGE_SIZE, 0);
+	bad = req;
+	bad.len = 0;
+	KUNIT_EXPECT_EQ(test, vma_defrag_range(current->mm, &bad, &st), -EINVAL);
+	bad = req;
+	bad.start += 1;
+	KUNIT_EXPECT_EQ(test, vma_defrag_range(current->mm, &bad, &st), -EINVAL);
+	bad = req;
+	bad.key += 512;
+	KUNIT_EXPECT_EQ(test, vma_defrag_range(current->mm, &bad, &st), -EINVAL);
+	bad = req;
+	bad.pgsize_bitmap = SZ_2M;
+	KUNIT_EXPECT_EQ(test, vma_defrag_range(current->mm, &bad, &st), -EINVAL);
+	bad = req;
+	bad.flags = BIT(7);
+	KUNIT_EXPECT_EQ(test, vma_defrag_range(current->mm, &bad, &st), -EINVAL);
+	bad = req;
+	bad.start = -SZ_1M;
+	KUNIT_EXPECT_EQ(test, vma_defrag_range(current->mm, &bad, &st),
+			-EOVERFLOW);
+	/* Nothing mapped there: nothing to do, and no error */
+	KUNIT_EXPECT_EQ(test, vma_defrag_range(current->mm, &req, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.present, 0);
+	KUNIT_EXPECT_EQ(test, moved(&st), 0);
+}
+
+static struct kunit_case vma_defrag_cases[] = {
+	KUNIT_CASE(anchor_skips_blocked_windows),
+	KUNIT_CASE(anchor_none_when_all_blocked),
+	KUNIT_CASE(anchor_prefers_pages_in_place),
+	KUNIT_CASE(anchor_congruence),
+	KUNIT_CASE(anchor_prefers_free_frames),
+	KUNIT_CASE(anchor_keeps_thps_whole),
+	KUNIT_CASE(defrag_scattered_anon),
+	KUNIT_CASE(defrag_exchange_only),
+	KUNIT_CASE(defrag_thp_whole),
+	KUNIT_CASE(defrag_thp_misaligned_key),
+	KUNIT_CASE(defrag_shmem),
+	KUNIT_CASE(defrag_shmem_exchange_only),
+	KUNIT_CASE(defrag_claims_follow_the_range),
+	KUNIT_CASE(defrag_budget),
+	KUNIT_CASE(defrag_bad_requests),
+	{}
+};
+
+static struct kunit_suite vma_defrag_suite = {
+	.name = "vma_defrag",
+	.test_cases = vma_defrag_cases,
+};
+
+kunit_test_suite(vma_defrag_suite);
+
+MODULE_DESCRIPTION("KUnit tests for range defragmentation");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,128 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The range defragmentation engine (debugfs contig/defrag) on memory the
+# fragmenter holds: with only order-0 pages free, and with a long-term
+# pinned page in every 2 MiB window of three 128 MiB stretches in four
+# (--unmovable), so that the anchor search must find the clean ones. A 256 MiB buffer
+# of each kind (anonymous 4 KiB, THP, memfd) must end up in at most 4 runs
+# with every 2 MiB chunk congruent with the key, in one run where nothing
+# is pinned; the same with less than 3 % of memory free, mostly by
+# exchanging pages with the fragmenter;
+# and requests must survive an munmap of part of the buffer and a forked
+# child sharing it. No byte may change: defrag_test verifies its own
+# memory, the fragmenter every page it held when it is stopped (the pages
+# it got in exchange included). Malformed requests must be refused.
+. /contig/lib.sh
+CONTIG_TEST_NAME=defrag
+KEY=0x40000000	# 2 MiB (and 1 GiB) aligned, whatever the buffer's VA
+fail=0
+
+result() { sed -n 's/.*RESULT //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+r() { result /tmp/defrag.out "$1"; }
+
+# refuse REQUEST ERRNO: the write of REQUEST must fail with ERRNO.
+refuse() {
+	out=$(defrag_test --raw "$1")
+	rc=$?
+	echo "$out"
+	if [ $rc != 0 ]; then
+		log "FAIL: request '$1' was accepted"
+		fail=1
+	elif ! echo "$out" | grep -q "errno=$2 "; then
+		log "FAIL: request '$1' refused, but not with errno $2"
+		fail=1
+	fi
+}
+
+# run NAME ARGS...: defrag_test on a 256 MiB buffer at key $KEY; output in
+# /tmp/defrag.out. Fails (and says so) if defrag_test did: corruption,
+# layout mismatch, refused request, or a child that saw a wrong byte.
+run() {
+	name=$1
+	shift
+	blocks=$(free_huge_blocks)
+	defrag_test --size 256 --key $KEY "$@" > /tmp/defrag.out 2>&1
+	rc=$?
+	cat /tmp/defrag.out
+	if [ $rc != 0 ]; then
+		log "FAIL: $name: defrag_test exited $rc"
+		fail=1
+		return 1
+	fi
+	ns=$(r ns)
+	log "$name: runs $(r runs_before) -> $(r runs_after), 2M chunks $(r chunks_2m_before) -> $(r chunks_2m_after), migrated $(r migrated), exchanged $(r exchanged), failed $(r failed), $((${ns:-0} / 1000000)) ms; $(r free_pct) % free, $blocks free 2 MiB blocks before"
+}
+
+# expect NAME FIELD TEST VALUE: the RESULT's FIELD passes [ FIELD TEST VALUE ].
+expect() {
+	got=$(r "$2")
+	[ "${got:-missing}" "$3" "$4" ] 2>/dev/null && return 0
+	log "FAIL: $1: $2 is ${got:-missing}, expected $3 $4"
+	fail=1
+}
+
+run_mode() {
+	mode=$1
+	label=${mode#--}
+	label=${label:-free}
+	if ! start_fragmenter $mode; then
+		log "FAIL: fragmenter $mode did not get ready"
+		wait $frag_pid
+		fail=1
+		return
+	fi
+	blocks=$(free_huge_blocks)
+	log "mode $label: $blocks free 2 MiB blocks with the fragmenter holding its memory"
+	[ "$blocks" = 0 ] || { log "FAIL: memory is not fragmented"; fail=1; }
+
+	for kind in anon thp memfd; do
+		name="$label $kind"
+		run "$name" --kind $kind || continue
+		expect "$name" runs_after -le 4
+		expect "$name" chunks_2m_after -eq 128
+		expect "$name" present -eq "$(r pages)"
+		# Without pins some clean 256 MiB stretch exists.
+		if [ -z "$mode" ]; then
+			expect "$name" runs_after -eq 1
+			expect "$name" failed -eq 0
+		fi
+	done
+
+	# Less than 3 % of memory free: the few free frames are scattered,
+	# so the engine reaches the same layout by exchanging with the
+	# fragmenter's pages (M7).
+	name="$label fill-to-3%"
+	if run "$name" --kind anon --fill-to 3; then
+		expect "$name" runs_after -le 4
+		expect "$name" chunks_2m_after -eq 128
+		expect "$name" exchanged -gt "$(r migrated)"
+		[ -z "$mode" ] && expect "$name" runs_after -eq 1
+	fi
+
+	# Buffers freed above left contiguous free windows behind: filling
+	# memory again makes these requests exchange while the range is
+	# unmapped or shared under them.
+	for c in anon:munmap anon:fork memfd:fork; do
+		name="$label ${c%:*} concurrent ${c#*:}"
+		run "$name" --kind ${c%:*} --concurrent ${c#*:} --fill-to 5 ||
+			continue
+		expect "$name" runs_after -le 4
+		expect "$name" exchanged -gt 0
+	done
+
+	stop_fragmenter
+	rc=$?
+	[ $rc = 0 ] || { log "FAIL: fragmenter exited $rc (corrupt pages?)"; fail=1; }
+	grep -q "VERIFY pages=[1-9][0-9]* corrupt=0" /tmp/frag.out ||
+		{ log "FAIL: fragmenter's pages not verified"; fail=1; }
+}
+
+# Any live process will do as a target: these fail before looking at it.
+refuse "$$ 0x40000000 0" 22
+refuse "$$ 0x40000001 0x1000" 22
+refuse "999999 0x40000000 0x1000" 3
+refuse "make it contiguous" 22
+
+run_mode ""
+run_mode --unmovable
+exit $fail

@@ -145,6 +145,8 @@ struct defrag_ctx {
 	unsigned long *thps;		/* pages where a PMD-sized folio starts */
 	unsigned long *seg_thps;	/* the same, for the segment at hand */
 	unsigned long *refault;		/* our shmem pages an exchange unmapped */
+	unsigned long *retry;		/* pages that met a transient reference */
+	bool retrying;
 	unsigned long *scratch;		/* for the anchor search */
 	unsigned long aligns[4];	/* usable alignments in pages, ascending */
 	unsigned int nr_aligns;
@@ -167,6 +169,7 @@ struct defrag_ctx {
 	struct vma_defrag_move moves[DEFRAG_BATCH + 1];	/* NULL-terminated */
 	unsigned int nr_moves;
 	unsigned long *reanchor;	/* chunk bitmap of the current segment */
+	unsigned long *reanchor_fails;	/* per chunk: pages that failed */
 	unsigned long pair_index[DEFRAG_BATCH];	/* page index of pairs[].a */
 	bool pair_unmaps[DEFRAG_BATCH];	/* pairs[].a will come back unmapped */
 	const struct defrag_segment *seg;
@@ -872,10 +875,19 @@ static unsigned long seg_chunk(const struct defrag_ctx *ctx,
 static void fail(struct defrag_ctx *ctx, enum vma_defrag_fail why,
 		 unsigned long pages, unsigned long index)
 {
+	/* A transient reference or lock: try once more after the window */
+	if (why == VMA_DEFRAG_FAIL_BUSY && !ctx->retrying) {
+		bitmap_set(ctx->retry, index, pages);
+		return;
+	}
 	ctx->stats->failed[why] += pages;
 	/* An unmovable target: that chunk is anchored again afterwards */
-	if (why == VMA_DEFRAG_FAIL_UNMOVABLE && ctx->reanchor)
-		__set_bit(seg_chunk(ctx, ctx->seg, index), ctx->reanchor);
+	if (why == VMA_DEFRAG_FAIL_UNMOVABLE && ctx->reanchor) {
+		unsigned long c = seg_chunk(ctx, ctx->seg, index);
+
+		__set_bit(c, ctx->reanchor);
+		ctx->reanchor_fails[c] += pages;
+	}
 }
 
 static void flush_batch(struct defrag_ctx *ctx)
@@ -1257,28 +1269,53 @@ static void refault_segment(struct defrag_ctx *ctx,
 		mmap_read_unlock(ctx->mm);
 }
 
+/* Bring page @index (and the rest of its folio, if it moves whole) home */
+static unsigned long defrag_index(struct defrag_ctx *ctx,
+				  const struct defrag_segment *seg,
+				  unsigned long index)
+{
+	unsigned long done = 0;
+	int tries;
+
+	/* A page is looked up again after a split or a flush only */
+	for (tries = 0; !done && tries < 4; tries++)
+		done = defrag_page(ctx, seg, index);
+	cond_resched();
+	return done ? done : 1;
+}
+
 static void defrag_segment(struct defrag_ctx *ctx,
 			   const struct defrag_segment *seg,
 			   unsigned long *reanchor)
 {
-	unsigned long index = seg->first, tries = 0;
+	unsigned long index = seg->first, end = seg->first + seg->nr, done;
 	bool isolated = false;
 
 	if (!(ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY))
 		isolated = isolate_window(seg);
 	ctx->seg = seg;
 	ctx->reanchor = reanchor;
-	while (index < seg->first + seg->nr && !should_stop(ctx)) {
-		unsigned long done = defrag_page(ctx, seg, index);
+	while (index < end && !should_stop(ctx))
+		index += defrag_index(ctx, seg, index);
+	flush_batch(ctx);
 
-		/* A page is looked up again after a split or a flush only */
-		if (!done && ++tries < 4)
-			continue;
-		index += done ? done : 1;
-		tries = 0;
-		cond_resched();
+	/* Pages that met a transient reference or lock: once more */
+	ctx->retrying = true;
+	index = seg->first;
+	while (!should_stop(ctx)) {
+		index = find_next_bit(ctx->retry, end, index);
+		if (index >= end)
+			break;
+		done = defrag_index(ctx, seg, index);
+		bitmap_clear(ctx->retry, index, done);
+		index += done;
 	}
 	flush_batch(ctx);
+	ctx->retrying = false;
+	/* Stopped early: what was left to retry counts as busy */
+	ctx->stats->failed[VMA_DEFRAG_FAIL_BUSY] += bitmap_weight(ctx->retry,
+								  end);
+	bitmap_zero(ctx->retry, end);
 	ctx->reanchor = NULL;
 	if (isolated)
 		unisolate_window(seg);
@@ -1397,6 +1434,11 @@ static void move_all(struct defrag_ctx *ctx)
 		unsigned long *reanchor = bitmap_zalloc(chunks, GFP_KERNEL);
 		unsigned long c;
 
+		ctx->reanchor_fails = kvcalloc(chunks, sizeof(long), GFP_KERNEL);
+		if (!ctx->reanchor_fails) {
+			bitmap_free(reanchor);
+			reanchor = NULL;
+		}
 		defrag_segment(ctx, &seg, reanchor);
 		if (!reanchor)
 			continue;
@@ -1418,9 +1460,14 @@ static void move_all(struct defrag_ctx *ctx)
 				continue;
 			watch_claims(ctx, before);
 			ctx->stats->reanchors++;
+			/* Its pages get another go: the new window tells */
+			ctx->stats->failed[VMA_DEFRAG_FAIL_UNMOVABLE] -=
+				ctx->reanchor_fails[c];
 			defrag_segment(ctx, &ctx->segs[before], NULL);
 		}
 		bitmap_free(reanchor);
+		kvfree(ctx->reanchor_fails);
+		ctx->reanchor_fails = NULL;
 	}
 }
 
@@ -1484,12 +1531,14 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 				 GFP_KERNEL);
 	ctx->refault = kvcalloc(BITS_TO_LONGS(ctx->nr_pages), sizeof(long),
 				GFP_KERNEL);
+	ctx->retry = kvcalloc(BITS_TO_LONGS(ctx->nr_pages), sizeof(long),
+			      GFP_KERNEL);
 	/* Enough for halving down to single chunks, and a re-anchor each */
 	ctx->max_segs = 4 * DIV_ROUND_UP(ctx->nr_pages,
 					 ctx->aligns[ctx->nr_aligns - 1]) + 4;
 	ctx->segs = kvcalloc(ctx->max_segs, sizeof(*ctx->segs), GFP_KERNEL);
 	if (!ctx->pfns || !ctx->scratch || !ctx->segs || !ctx->thps ||
-	    !ctx->seg_thps || !ctx->refault)
+	    !ctx->seg_thps || !ctx->refault || !ctx->retry)
 		goto out;
 
 	/* This range's earlier claims must not block its own new windows. */
@@ -1521,6 +1570,7 @@ out:
 
 	free_frames(ctx);
 	kvfree(ctx->segs);
+	kvfree(ctx->retry);
 	kvfree(ctx->refault);
 	kvfree(ctx->seg_thps);
 	kvfree(ctx->thps);

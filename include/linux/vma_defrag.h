@@ -61,12 +61,14 @@ enum vma_defrag_fail {
  * @pages: base pages in the range
  * @present: pages populated when the request started
  * @in_place: pages found at their target
- * @migrated: pages migrated into a free target frame
- * @exchanged: pages exchanged with the target frame's owner
+ * @migrated: pages migrated into a free target frame (a page of a chunk
+ *	that was anchored again counts each time it moved)
+ * @exchanged: pages exchanged with the target frame's owner (likewise)
  * @thp_moved: large folios moved whole (migrated or exchanged)
  * @thp_split: large folios split because their target could not take them
  *	whole (see the top comment of mm/vma_defrag.c)
- * @failed: pages left away from their target, by reason
+ * @failed: pages left away from their target, by reason (pages of a
+ *	chunk anchored again count by the outcome of the second attempt)
  * @segments: physical windows the range was anchored in
  * @reanchors: chunks anchored again after meeting an unmovable frame
  * @partial: stopped early (time or page budget, fatal signal)

@@ -17,9 +17,7 @@
 #include <unistd.h>
 
 #include "lib/layout.h"
-
-#define PAGE_SZ	4096UL
-#define MIB	(1UL << 20)
+#include "lib/membuf.h"
 
 static int failures;
 
@@ -30,26 +28,6 @@ static int failures;
 		failures++;						\
 	}								\
 } while (0)
-
-static void *map_aligned(unsigned long len, int fd)
-{
-	unsigned long a;
-	char *p;
-
-	/* Over-map and trim so the buffer is 2 MiB aligned (THP-able). */
-	p = mmap(NULL, len + 2 * MIB, PROT_NONE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	a = ((unsigned long)p + 2 * MIB - 1) & ~(2 * MIB - 1);
-	if (fd >= 0)
-		p = mmap((void *)a, len, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED, fd, 0);
-	else
-		p = mmap((void *)a, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
 
 static void touch(char *p, unsigned long len, unsigned long stride)
 {
@@ -119,16 +97,16 @@ int main(int argc, char **argv)
 	char *anon, *thp, *shm, *sparse, *empty;
 	int fd;
 
-	anon = map_aligned(len, -1);
-	thp = map_aligned(len, -1);
-	sparse = map_aligned(16 * MIB, -1);
-	empty = map_aligned(8 * MIB, -1);
+	anon = membuf_map(len, -1, -1);
+	thp = membuf_map(len, -1, -1);
+	sparse = membuf_map(16 * MIB, -1, -1);
+	empty = membuf_map(8 * MIB, -1, -1);
 	fd = memfd_create("layout_agree", 0);
 	if (fd < 0 || ftruncate(fd, 16 * MIB)) {
 		perror("layout_agree: memfd");
 		return 1;
 	}
-	shm = map_aligned(16 * MIB, fd);
+	shm = membuf_map(16 * MIB, fd, -1);
 	if (!anon || !thp || !sparse || !empty || !shm) {
 		perror("layout_agree: mmap");
 		return 1;

@@ -1216,22 +1216,32 @@ static unsigned long defrag_page(struct defrag_ctx *ctx,
  * watermark. That is right for a move: each frame taken is given back as
  * soon as the page that moved into it has left its old frame, so near the
  * watermark (memory 97 % full) the window's few free frames still count.
- * Returns whether it isolated: a pageblock it cannot isolate (an unmovable
- * page at a window's edge, a concurrent isolation) just means working
- * without.
+ * Pageblock by pageblock, each marked in @isolated: one that cannot be
+ * isolated (a page that is not movable right now, someone else's
+ * isolation) is just filled without, and the others still are.
  */
-static bool isolate_window(const struct defrag_segment *seg)
+static void isolate_window(const struct defrag_segment *seg,
+			   unsigned long *isolated)
 {
-	return !start_isolate_page_range(pageblock_start_pfn(seg->anchor),
-					 pageblock_align(seg->anchor + seg->nr),
-					 MIGRATE_MOVABLE, 0, GFP_KERNEL);
+	unsigned long pb = pageblock_start_pfn(seg->anchor), i;
+	unsigned long end = pageblock_align(seg->anchor + seg->nr);
+
+	for (i = 0; pb < end; pb += pageblock_nr_pages, i++)
+		if (!start_isolate_page_range(pb, pb + pageblock_nr_pages,
+					      MIGRATE_MOVABLE, 0, GFP_KERNEL))
+			__set_bit(i, isolated);
 }
 
-static void unisolate_window(const struct defrag_segment *seg)
+static void unisolate_window(const struct defrag_segment *seg,
+			     unsigned long *isolated)
 {
-	undo_isolate_page_range(pageblock_start_pfn(seg->anchor),
-				pageblock_align(seg->anchor + seg->nr),
-				MIGRATE_MOVABLE);
+	unsigned long pb = pageblock_start_pfn(seg->anchor), i;
+	unsigned long end = pageblock_align(seg->anchor + seg->nr);
+
+	for (i = 0; pb < end; pb += pageblock_nr_pages, i++)
+		if (test_bit(i, isolated))
+			undo_isolate_page_range(pb, pb + pageblock_nr_pages,
+						MIGRATE_MOVABLE);
 }
 
 /*
@@ -1289,10 +1299,14 @@ static void defrag_segment(struct defrag_ctx *ctx,
 			   unsigned long *reanchor)
 {
 	unsigned long index = seg->first, end = seg->first + seg->nr, done;
-	bool isolated = false;
+	unsigned long *isolated = NULL;
 
+	/* Pageblocks of the window, and one more for an unaligned start */
 	if (!(ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY))
-		isolated = isolate_window(seg);
+		isolated = bitmap_zalloc(seg->nr / pageblock_nr_pages + 2,
+					 GFP_KERNEL);
+	if (isolated)
+		isolate_window(seg, isolated);
 	ctx->seg = seg;
 	ctx->reanchor = reanchor;
 	while (index < end && !should_stop(ctx))
@@ -1318,7 +1332,8 @@ static void defrag_segment(struct defrag_ctx *ctx,
 	bitmap_zero(ctx->retry, end);
 	ctx->reanchor = NULL;
 	if (isolated)
-		unisolate_window(seg);
+		unisolate_window(seg, isolated);
+	bitmap_free(isolated);
 	refault_segment(ctx, seg);
 }
 

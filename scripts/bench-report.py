@@ -94,6 +94,7 @@ def metrics(rec, events):
             "M4_ns_per_mib": r["ns_per_mib"],
             "M4_ratio_to_memcpy": r["ratio_to_memcpy"],
             "memcpy_ns_per_mib": r["memcpy_ns_per_mib"],
+            "M4_ratio_moved_to_memcpy": r.get("ratio_moved_to_memcpy"),
             "kernel_ns_per_mib": r.get("kernel_ns_per_mib"),
         })
     else:
@@ -129,11 +130,13 @@ ROWS = [
     ("make contiguous: free % before", "defrag_free_pct"),
     ("M4 make contiguous ns/MiB", "M4_ns_per_mib"),
     ("M4 make contiguous x memcpy", "M4_ratio_to_memcpy"),
+    ("M4 per byte moved x memcpy", "M4_ratio_moved_to_memcpy"),
 ]
 
 # How a cell shows a value, where str() is not enough.
 CELL = {
     "M4_ratio_to_memcpy": lambda v: f"{v:.2f}x",
+    "M4_ratio_moved_to_memcpy": lambda v: f"{v:.2f}x",
 }
 
 

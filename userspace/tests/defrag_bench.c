@@ -165,10 +165,22 @@ static int do_contig(struct buffer *b, struct outcome *o)
 {
 	struct knob_reply r;
 
+	static const char *const fails[] = {
+		"fail_unmovable", "fail_pinned", "fail_busy",
+		"fail_unsupported", "fail_nomem", "fail_migrate", "fail_split",
+		"segments", "reanchors",
+	};
+	long long v;
+	size_t i;
+
 	if (request("defrag", b, o, &r))
 		return 1;
 	o->ok = true;
 	knob_get(&r, "exchanged", &o->exchanged);
+	/* Why a page did not reach its target, when one did not */
+	for (i = 0; i < sizeof(fails) / sizeof(fails[0]); i++)
+		if (!knob_get(&r, fails[i], &v) && v)
+			fprintf(stderr, PROG ": defrag %s %lld\n", fails[i], v);
 	return 0;
 }
 
@@ -262,6 +274,19 @@ static int run_side(const char *memory, enum side side, struct buffer *b)
 	       before.chunks_1g, after.chunks_1g);
 	print_count("migrated", o.migrated);
 	print_count("exchanged", o.exchanged);
+	/*
+	 * Per byte moved: a migration copies a page once, an exchange moves
+	 * two pages (ours and the one whose frame we took), the floor M4
+	 * compares against.
+	 */
+	if (o.migrated >= 0 && o.exchanged >= 0 &&
+	    o.migrated + o.exchanged > 0) {
+		double mib_moved = (o.migrated + 2.0 * o.exchanged) *
+				   PAGE_SZ / MIB;
+
+		printf(", \"ns_per_mib_moved\": %.0f, \"ratio_moved_to_memcpy\": %.3f",
+		       o.ns / mib_moved, o.ns / mib_moved / memcpy_ns_per_mib);
+	}
 	printf(", \"free_pct\": %.1f}\n", free_pct);
 	fflush(stdout);
 	last_side_ok = o.ok;

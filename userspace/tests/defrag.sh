@@ -71,9 +71,13 @@ run_mode() {
 		fail=1
 		return
 	fi
+	# The fragmenter test insists on none; here a stray block re-formed
+	# from per-CPU lists (seen once after --unmovable's pinning) is
+	# tolerated: what matters is that each buffer starts scattered,
+	# which runs_before checks below.
 	blocks=$(free_huge_blocks)
 	log "mode $label: $blocks free 2 MiB blocks with the fragmenter holding its memory"
-	[ "$blocks" = 0 ] || { log "FAIL: memory is not fragmented"; fail=1; }
+	[ "$blocks" -le 2 ] || { log "FAIL: memory is not fragmented"; fail=1; }
 
 	for kind in anon thp memfd; do
 		name="$label $kind"
@@ -81,6 +85,8 @@ run_mode() {
 		expect "$name" runs_after -le 4
 		expect "$name" chunks_2m_after -eq 128
 		expect "$name" present -eq "$(r pages)"
+		# 4 KiB pages from fragmented memory: scattered to begin with
+		[ $kind = thp ] || expect "$name" runs_before -gt 60000
 		# Without pins some clean 256 MiB stretch exists.
 		if [ -z "$mode" ]; then
 			expect "$name" runs_after -eq 1

@@ -1496,9 +1496,10 @@ static void move_all(struct defrag_ctx *ctx)
  * so that they lie on physically contiguous frames congruent with
  * @req->key modulo the largest usable page size of @req->pgsize_bitmap,
  * moving as little as possible and using exchanges where no free frame is
- * at hand; see the top of mm/vma_defrag.c. Pages not populated are left
- * alone; nothing is faulted in. Best effort: pages that cannot move are
- * counted in @stats->failed and left where they are.
+ * at hand; see the top of this file. Pages not populated are left alone:
+ * the only pages faulted in are the range's own shmem pages that an
+ * exchange unmapped. Best effort: pages that cannot move are counted in
+ * @stats->failed and left where they are.
  *
  * The frames chosen stay claimed, steering other requests elsewhere, until
  * the range is unmapped or vma_defrag_release() is called for it; a new

@@ -361,15 +361,18 @@ static void defrag_exchange_only(struct kunit *test)
 	user_mem_check(test, c, HPAGE_PMD_SIZE, 3);
 }
 
-/* Two THPs, key congruent with the VA: they move whole, never split. */
+/*
+ * Four THPs, key congruent with the VA: they move whole, never split, even
+ * when one free buddy block larger than 2 MiB is the target of two of them.
+ */
 static void defrag_thp_whole(struct kunit *test)
 {
-	unsigned long a = user_mem_map_anon(test, 3 * SZ_2M, 0), i;
+	unsigned long a = user_mem_map_anon(test, 5 * SZ_2M, 0), i;
 	struct vma_defrag_stats st;
 
 	a = ALIGN(a, SZ_2M);
-	user_mem_fill(test, a, 2 * SZ_2M, 4);
-	for (i = 0; i < 2; i++) {
+	user_mem_fill(test, a, 4 * SZ_2M, 4);
+	for (i = 0; i < 4; i++) {
 		struct folio *folio = user_mem_folio_at(a + i * SZ_2M, NULL);
 
 		KUNIT_ASSERT_NOT_NULL(test, folio);
@@ -377,12 +380,12 @@ static void defrag_thp_whole(struct kunit *test)
 		folio_put(folio);
 	}
 
-	KUNIT_ASSERT_EQ(test, defrag(a, 2 * SZ_2M, a, 0, &st), 0);
+	KUNIT_ASSERT_EQ(test, defrag(a, 4 * SZ_2M, a, 0, &st), 0);
 	KUNIT_EXPECT_EQ(test, st.thp_split, 0);
-	KUNIT_EXPECT_EQ(test, st.in_place + moved(&st), 1024);
+	KUNIT_EXPECT_EQ(test, st.in_place + moved(&st), 2048);
 	KUNIT_EXPECT_EQ(test, st.thp_moved * 512, moved(&st));
-	expect_contiguous(test, a, 2 * SZ_2M, a, 2);
-	user_mem_check(test, a, 2 * SZ_2M, 4);
+	expect_contiguous(test, a, 4 * SZ_2M, a, 4);
+	user_mem_check(test, a, 4 * SZ_2M, 4);
 }
 
 /* A key 4 KiB off the VA's alignment: THPs can only move page by page. */
@@ -547,14 +550,14 @@ static struct kunit_case vma_defrag_cases[] = {
 	KUNIT_CASE(anchor_congruence),
 	KUNIT_CASE(anchor_prefers_free_frames),
 	KUNIT_CASE(anchor_keeps_thps_whole),
-	KUNIT_CASE(defrag_scattered_anon),
-	KUNIT_CASE(defrag_exchange_only),
-	KUNIT_CASE(defrag_thp_whole),
-	KUNIT_CASE(defrag_thp_misaligned_key),
-	KUNIT_CASE(defrag_shmem),
-	KUNIT_CASE(defrag_shmem_exchange_only),
-	KUNIT_CASE(defrag_claims_follow_the_range),
-	KUNIT_CASE(defrag_budget),
+	KUNIT_CASE_SLOW(defrag_scattered_anon),
+	KUNIT_CASE_SLOW(defrag_exchange_only),
+	KUNIT_CASE_SLOW(defrag_thp_whole),
+	KUNIT_CASE_SLOW(defrag_thp_misaligned_key),
+	KUNIT_CASE_SLOW(defrag_shmem),
+	KUNIT_CASE_SLOW(defrag_shmem_exchange_only),
+	KUNIT_CASE_SLOW(defrag_claims_follow_the_range),
+	KUNIT_CASE_SLOW(defrag_budget),
 	KUNIT_CASE(defrag_bad_requests),
 	{}
 };

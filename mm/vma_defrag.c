@@ -698,16 +698,34 @@ static void plan(struct defrag_ctx *ctx, unsigned long first,
 /* Taking free frames */
 
 /*
+ * Frames taken from the allocator are held in pageblock-sized pieces,
+ * kept whole (one non-compound high-order page, marked HELD_WHOLE) until
+ * a move needs one of their frames: a buddy block larger than a pageblock
+ * can be the target of several THPs, and splitting it up front to serve
+ * the first move would force the next THP to be split too.
+ */
+#define HELD_WHOLE	XA_MARK_1
+
+static void hold_page(struct defrag_ctx *ctx, struct page *page)
+{
+	if (xa_err(xa_store(&ctx->held, page_to_pfn(page), page, GFP_KERNEL))) {
+		xa_erase(&ctx->held, page_to_pfn(page));
+		__free_page(page);
+	}
+}
+
+/*
  * Take the free buddy block containing @pfn out of the allocator and keep
- * its frames in ctx->held: as order-0 pages, except the @order-aligned
- * block around @pfn, kept whole as a large folio when @order > 0.
+ * its frames in ctx->held. Returns 0, -EBUSY when @pfn is not in a buddy
+ * block (a per-CPU list may hold it), -ERANGE when its block is smaller
+ * than @order, and -ENOMEM when the watermarks forbid taking it.
  */
 static int take_free(struct defrag_ctx *ctx, unsigned long pfn,
 		     unsigned int order)
 {
 	struct page *page = pfn_to_online_page(pfn), *head = NULL;
-	unsigned long flags, head_pfn, i, step;
-	unsigned int o, block = 0;
+	unsigned int o, block = 0, piece_order;
+	unsigned long flags, head_pfn, i, j;
 	struct zone *zone;
 
 	if (!page)
@@ -738,31 +756,52 @@ static int take_free(struct defrag_ctx *ctx, unsigned long pfn,
 	spin_unlock_irqrestore(&zone->lock, flags);
 
 	/* Hand the block out the way compaction does, piece by piece. */
-	step = 1UL << min_t(unsigned int, block, max(order, 9U));
-	for (i = 0; i < (1UL << block); i += step) {
+	piece_order = min_t(unsigned int, block, pageblock_order);
+	for (i = 0; i < (1UL << block); i += 1UL << piece_order) {
 		struct page *piece = head + i;
-		unsigned int po = ilog2(step);
-		unsigned long j;
 
-		post_alloc_hook(piece, po, __GFP_MOVABLE);
+		post_alloc_hook(piece, piece_order, __GFP_MOVABLE);
 		set_page_refcounted(piece);
-		if (order && page_to_pfn(piece) ==
-		    round_down(pfn, 1UL << order)) {
-			prep_compound_page(piece, order);
-			page_rmappable_folio(piece);
-			if (xa_err(xa_store(&ctx->held, page_to_pfn(piece),
-					    piece, GFP_KERNEL)))
-				folio_put(page_folio(piece));
+		if (piece_order < pageblock_order) {
+			split_page(piece, piece_order);
+			for (j = 0; j < (1UL << piece_order); j++)
+				hold_page(ctx, piece + j);
 			continue;
 		}
-		split_page(piece, po);
-		for (j = 0; j < step; j++)
-			if (xa_err(xa_store(&ctx->held,
-					    page_to_pfn(piece + j), piece + j,
-					    GFP_KERNEL)))
-				__free_page(piece + j);
+		if (xa_err(xa_store(&ctx->held, page_to_pfn(piece), piece,
+				    GFP_KERNEL))) {
+			__free_pages(piece, pageblock_order);
+			continue;
+		}
+		xa_set_mark(&ctx->held, page_to_pfn(piece), HELD_WHOLE);
 	}
 	return 0;
+}
+
+/*
+ * The held frame at @pfn, shaped for a folio of @order: a whole piece
+ * becomes a THP-sized folio when @pfn is its head and @order matches,
+ * base pages otherwise. NULL if @pfn is not held.
+ */
+static struct page *held_at(struct defrag_ctx *ctx, unsigned long pfn,
+			    unsigned int order)
+{
+	unsigned long head = ALIGN_DOWN(pfn, pageblock_nr_pages), j;
+	struct page *piece;
+
+	if (!xa_get_mark(&ctx->held, head, HELD_WHOLE))
+		return xa_load(&ctx->held, pfn);
+	piece = xa_load(&ctx->held, head);
+	xa_clear_mark(&ctx->held, head, HELD_WHOLE);
+	if (pfn == head && order == pageblock_order) {
+		prep_compound_page(piece, order);
+		page_rmappable_folio(piece);
+		return piece;
+	}
+	split_page(piece, pageblock_order);
+	for (j = 0; j < pageblock_nr_pages; j++)
+		hold_page(ctx, piece + j);
+	return xa_load(&ctx->held, pfn);
 }
 
 static void release_held(struct defrag_ctx *ctx)
@@ -770,8 +809,12 @@ static void release_held(struct defrag_ctx *ctx)
 	unsigned long pfn;
 	struct page *page;
 
-	xa_for_each(&ctx->held, pfn, page)
-		folio_put(page_folio(page));
+	xa_for_each(&ctx->held, pfn, page) {
+		if (xa_get_mark(&ctx->held, pfn, HELD_WHOLE))
+			__free_pages(page, pageblock_order);
+		else
+			folio_put(page_folio(page));
+	}
 	xa_destroy(&ctx->held);
 }
 
@@ -1057,7 +1100,7 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 	struct page *held;
 	int ret;
 
-	held = xa_load(&ctx->held, target);
+	held = held_at(ctx, target, order);
 	if (!held && !exchange_only && target_free(target)) {
 		ret = take_free(ctx, target, order);
 		if (ret == -EBUSY) {
@@ -1073,7 +1116,7 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 		/* Free frames, but not as one block: go page by page */
 		if (ret == -ERANGE)
 			goto split_ours;
-		held = xa_load(&ctx->held, target);
+		held = held_at(ctx, target, order);
 	}
 	if (held) {
 		if (folio_order(page_folio(held)) != order) {

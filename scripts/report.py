@@ -54,6 +54,26 @@ def kunit_results(kunit_py, log):
     return cases, proc.stdout
 
 
+def kunit_details(lines):
+    """{case name: the console lines it printed}, for failed KUnit cases.
+
+    KTAP prints a case's diagnostics ("# case: EXPECTATION FAILED at ...",
+    "Expected ... but ...") before its "not ok N case" line.
+    """
+    details, out = {}, []
+    for line in lines:
+        m = re.search(r"^\s*(not )?ok \d+ (\S+)", line)
+        if m:
+            if m.group(1):
+                details[m.group(2)] = out
+            out = []
+        elif re.search(r"^\s*(# Subtest:|KTAP version|1\.\.\d)", line):
+            out = []
+        else:
+            out.append(line)
+    return details
+
+
 def guest_results(lines):
     """[(name, status, output lines)] from the CONTIG-TEST markers."""
     results, cur, out = [], None, []
@@ -107,8 +127,9 @@ def main():
 
     print("KUnit (kunit.py parse):")
     cases, text = kunit_results(args.kunit_py, args.console)
+    details = kunit_details(lines)
     for name, status in cases:
-        count("kunit:" + name, status)
+        count("kunit:" + name, status, details.get(name.split(".")[-1]))
     if not cases:
         print(text)
         count("kunit:suites-ran", "FAIL" if args.expect_kunit else "SKIP",

@@ -13,6 +13,7 @@
 #include <linux/pagemap.h>
 #include <linux/pagewalk.h>
 #include <linux/shmem_fs.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -141,3 +142,29 @@ unsigned long user_mem_map_thp(struct kunit *test)
 	return addr;
 }
 
+/* Base pages only: 2 MiB mappings would get THPs on first touch. */
+void user_mem_no_thp(struct kunit *test, unsigned long addr, size_t len)
+{
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, len,
+					 MADV_NOHUGEPAGE), 0);
+}
+
+/*
+ * Two 2 MiB ranges of base pages faulted in turn, page by page, so that
+ * each is spread over frames the other one interleaves; patterned with
+ * seeds 1 and 2.
+ */
+void user_mem_map_interleaved(struct kunit *test, unsigned long *a,
+			      unsigned long *b)
+{
+	unsigned long i;
+
+	*a = user_mem_map_anon(test, SZ_2M, 0);
+	*b = user_mem_map_anon(test, SZ_2M, 0);
+	user_mem_no_thp(test, *a, SZ_2M);
+	user_mem_no_thp(test, *b, SZ_2M);
+	for (i = 0; i < SZ_2M; i += PAGE_SIZE) {
+		user_mem_fill(test, *a + i, PAGE_SIZE, 1);
+		user_mem_fill(test, *b + i, PAGE_SIZE, 2);
+	}
+}

@@ -250,32 +250,6 @@ static int defrag(unsigned long addr, unsigned long len, u64 key,
 	return vma_defrag_range(current->mm, &req, st);
 }
 
-/* Base pages only: 2 MiB mappings would get THPs on first touch */
-static void no_thp(struct kunit *test, unsigned long addr, size_t len)
-{
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, len,
-					 MADV_NOHUGEPAGE), 0);
-}
-
-/*
- * Two 2 MiB ranges of base pages faulted in turn, page by page, so that
- * each is spread over frames the other one interleaves.
- */
-static void map_interleaved(struct kunit *test, unsigned long *a,
-			    unsigned long *b)
-{
-	unsigned long i;
-
-	*a = user_mem_map_anon(test, SZ_2M, 0);
-	*b = user_mem_map_anon(test, SZ_2M, 0);
-	no_thp(test, *a, SZ_2M);
-	no_thp(test, *b, SZ_2M);
-	for (i = 0; i < SZ_2M; i += PAGE_SIZE) {
-		user_mem_fill(test, *a + i, PAGE_SIZE, 1);
-		user_mem_fill(test, *b + i, PAGE_SIZE, 2);
-	}
-}
-
 static void expect_contiguous(struct kunit *test, unsigned long addr,
 			      unsigned long len, u64 key,
 			      unsigned long chunks_2m)
@@ -297,7 +271,7 @@ static void defrag_scattered_anon(struct kunit *test)
 	struct vma_defrag_stats st;
 	unsigned long a, b;
 
-	map_interleaved(test, &a, &b);
+	user_mem_map_interleaved(test, &a, &b);
 	KUNIT_EXPECT_GT(test, layout_of(test, a, SZ_2M, KEY).runs, 1);
 
 	KUNIT_ASSERT_EQ(test, defrag(a, SZ_2M, KEY, 0, &st), 0);
@@ -347,7 +321,7 @@ static void defrag_exchange_only(struct kunit *test)
 	unsigned long a, b, c = map_split_thp(test, 3);
 	struct vma_defrag_stats st;
 
-	map_interleaved(test, &a, &b);
+	user_mem_map_interleaved(test, &a, &b);
 
 	KUNIT_ASSERT_EQ(test, defrag(a, SZ_2M, KEY, VMA_DEFRAG_EXCHANGE_ONLY,
 				     &st), 0);
@@ -414,7 +388,7 @@ static void defrag_shmem(struct kunit *test)
 	unsigned long b = user_mem_map_anon(test, SZ_2M, 0), i;
 	struct vma_defrag_stats st;
 
-	no_thp(test, b, SZ_2M);
+	user_mem_no_thp(test, b, SZ_2M);
 	for (i = 0; i < SZ_2M; i += PAGE_SIZE) {
 		user_mem_fill(test, s + i, PAGE_SIZE, 6);
 		user_mem_fill(test, b + i, PAGE_SIZE, 7);
@@ -438,7 +412,7 @@ static void defrag_shmem_exchange_only(struct kunit *test)
 	struct vma_defrag_stats st;
 
 	b = user_mem_map_anon(test, SZ_2M, 0);
-	no_thp(test, b, SZ_2M);
+	user_mem_no_thp(test, b, SZ_2M);
 	for (i = 0; i < SZ_2M; i += PAGE_SIZE) {
 		user_mem_fill(test, s + i, PAGE_SIZE, 9);
 		user_mem_fill(test, b + i, PAGE_SIZE, 10);
@@ -462,7 +436,7 @@ static void defrag_claims_follow_the_range(struct kunit *test)
 	unsigned long a, b, pfn;
 	struct folio *folio;
 
-	map_interleaved(test, &a, &b);
+	user_mem_map_interleaved(test, &a, &b);
 	KUNIT_ASSERT_EQ(test, defrag(a, SZ_2M, KEY, 0, &st), 0);
 	folio = user_mem_folio_at(a, &pfn);
 	KUNIT_ASSERT_NOT_NULL(test, folio);
@@ -494,7 +468,7 @@ static void defrag_budget(struct kunit *test)
 	struct vma_defrag_stats st;
 	unsigned long a, b;
 
-	map_interleaved(test, &a, &b);
+	user_mem_map_interleaved(test, &a, &b);
 	req.start = a;
 	KUNIT_ASSERT_EQ(test, vma_defrag_range(current->mm, &req, &st), 0);
 	KUNIT_EXPECT_TRUE(test, st.partial);

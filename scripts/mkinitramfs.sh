@@ -50,6 +50,9 @@ copy_with_libs() {
 }
 
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,contig}
+# mktemp -d made it 0700, and it becomes the guest's /: tests that drop
+# root must still reach /dev and /contig.
+chmod 755 "$stage"
 [ -x /bin/busybox ] || die "/bin/busybox is missing (run 'make setup')"
 cp /bin/busybox "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"

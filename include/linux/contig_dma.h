@@ -2,18 +2,21 @@
 /*
  * contig: on-demand physical contiguity for DMA.
  *
- * A driver that is about to pin a user range for a device can ask contig to
- * report (and, later in the series, rearrange) the physical layout of that
- * range as the device will see it: the range [start, start + len) of an mm
- * appears to the device at DMA key address @key (the VA itself for RDMA
- * without an IOMMU, the IOVA for VFIO/iommufd).
+ * A driver that is about to pin a user range for a device asks contig to
+ * rearrange the range's pages first, so that the device can map it with a
+ * few large entries: contig_dma_prepare(). The range [start, start + len)
+ * of an mm appears to the device at DMA key address @key (the VA itself
+ * for RDMA without an IOMMU, the IOVA for VFIO/iommufd). After pinning,
+ * contig_layout_query() reports what the device got.
  *
- * See Documentation/mm/contig_dma.rst.
+ * See Documentation/driver-api/contig_dma.rst.
  */
 #ifndef _LINUX_CONTIG_DMA_H
 #define _LINUX_CONTIG_DMA_H
 
 #include <linux/types.h>
+#include <linux/vma_defrag.h>
+#include <uapi/linux/contig_dma.h>
 
 struct mm_struct;
 
@@ -39,16 +42,95 @@ struct contig_layout {
 	unsigned long chunks_1g;
 };
 
+/* Who is asking: the policy has a switch per subsystem. */
+enum contig_dma_user {
+	CONTIG_DMA_USER_RDMA,		/* ib_umem_get() */
+	CONTIG_DMA_USER_VFIO,		/* VFIO type1 and iommufd */
+	CONTIG_DMA_USER_EXPLICIT,	/* /dev/contig_dma: not policy-gated */
+	NR_CONTIG_DMA_USERS
+};
+
+/* Move pages by exchange only (tests, benchmarks) */
+#define CONTIG_DMA_EXCHANGE_ONLY	BIT(0)
+
+/**
+ * struct contig_dma_request - a range a device is about to map
+ * @start: first VA, page aligned
+ * @len: bytes, page aligned, not zero
+ * @key: address at which the device sees @start, page aligned
+ * @pgsize_bitmap: page sizes the device or IOMMU can map, PAGE_SIZE
+ *	included; 0 for 4 KiB, 2 MiB and 1 GiB
+ * @user: the subsystem asking
+ * @flags: CONTIG_DMA_* flags
+ * @max_pages: pages to move at most; 0 for the policy's bound only
+ * @max_ns: time to spend at most; 0 for the policy's bound only
+ */
+struct contig_dma_request {
+	unsigned long start;
+	unsigned long len;
+	u64 key;
+	unsigned long pgsize_bitmap;
+	enum contig_dma_user user;
+	unsigned int flags;
+	unsigned long max_pages;
+	u64 max_ns;
+};
+
+/* What became of a request */
+enum contig_dma_outcome {
+	CONTIG_DMA_PREPARED,		/* pages were moved (or tried) */
+	CONTIG_DMA_IN_PLACE,		/* already as contiguous as it can be */
+	CONTIG_DMA_SKIP_EMPTY,		/* nothing populated yet */
+	CONTIG_DMA_SKIP_POLICY,		/* disabled, or VMA not MADV_HUGEPAGE */
+	CONTIG_DMA_SKIP_SMALL,		/* shorter than min_size */
+	CONTIG_DMA_ERROR,		/* contig_dma_prepare() returned < 0 */
+	NR_CONTIG_DMA_OUTCOMES
+};
+
+/**
+ * struct contig_dma_result - what contig_dma_prepare() did
+ * @outcome: whether pages were moved, and if not why
+ * @moves: the engine's statistics (zero unless @outcome is
+ *	CONTIG_DMA_PREPARED)
+ * @before: the layout found (valid unless skipped by policy or size)
+ * @after: the layout left (equal to @before when nothing moved)
+ * @ns: time spent, layout queries included
+ */
+struct contig_dma_result {
+	enum contig_dma_outcome outcome;
+	struct vma_defrag_stats moves;
+	struct contig_layout before;
+	struct contig_layout after;
+	u64 ns;
+};
+
 #ifdef CONFIG_CONTIG_DMA
 int contig_layout_query(struct mm_struct *mm, unsigned long start,
 			unsigned long len, u64 key,
 			struct contig_layout *layout);
+int contig_dma_prepare(struct mm_struct *mm,
+		       const struct contig_dma_request *req,
+		       struct contig_dma_result *res);
+void contig_dma_release(struct mm_struct *mm, unsigned long start,
+			unsigned long len);
 #else
 static inline int contig_layout_query(struct mm_struct *mm,
 				      unsigned long start, unsigned long len,
 				      u64 key, struct contig_layout *layout)
 {
 	return -EOPNOTSUPP;
+}
+
+static inline int contig_dma_prepare(struct mm_struct *mm,
+				     const struct contig_dma_request *req,
+				     struct contig_dma_result *res)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void contig_dma_release(struct mm_struct *mm,
+				      unsigned long start, unsigned long len)
+{
 }
 #endif
 

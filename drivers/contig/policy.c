@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The policy, in /sys/kernel/mm/contig_dma/ (see
+ * Documentation/ABI/testing/sysfs-kernel-mm-contig_dma):
+ *
+ *   enabled     always | madvise | never, as for THP: with madvise, only
+ *               ranges in VMAs marked MADV_HUGEPAGE are prepared; an
+ *               application that asked for huge pages wants large DMA
+ *               mappings too, and no new madvise value is needed
+ *   rdma, vfio  per-subsystem switches for the driver hooks
+ *   min_size    driver requests shorter than this are not worth a walk
+ *   max_pages   bound on pages moved per request (0: none)
+ *   max_ms      bound on time per request (0: none)
+ *
+ * Explicit requests (the /dev/contig_dma ioctl) pass the first four, as
+ * MADV_COLLAPSE ignores THP's "enabled": the caller asked for exactly this
+ * range. The two bounds hold for every request: they are what the
+ * administrator allows one request to cost.
+ *
+ * The knobs are single words read with READ_ONCE() by each request; a
+ * change applies to requests that start after it.
+ */
+#include <linux/init.h>
+#include <linux/kobject.h>
+#include <linux/mm.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+#include <linux/time64.h>
+
+#include "internal.h"
+
+enum contig_dma_enabled {
+	CONTIG_DMA_ALWAYS,
+	CONTIG_DMA_MADVISE,
+	CONTIG_DMA_NEVER,
+};
+
+static const char * const enabled_names[] = {
+	[CONTIG_DMA_ALWAYS]	= "always",
+	[CONTIG_DMA_MADVISE]	= "madvise",
+	[CONTIG_DMA_NEVER]	= "never",
+};
+
+static struct {
+	enum contig_dma_enabled enabled;
+	bool user_on[CONTIG_DMA_USER_EXPLICIT];
+	unsigned long min_size;
+	unsigned long max_pages;
+	unsigned int max_ms;
+} policy = {
+	.enabled = CONTIG_DMA_MADVISE,
+	.user_on = { [CONTIG_DMA_USER_RDMA] = true,
+		     [CONTIG_DMA_USER_VFIO] = true },
+	.min_size = SZ_2M,
+};
+
+/**
+ * contig_dma_policy_verdict() - may a request go ahead
+ * @user: who asks
+ * @len: the range's length
+ * @madvised: whether its VMA is marked MADV_HUGEPAGE
+ *
+ * Return: CONTIG_DMA_PREPARED when it may, CONTIG_DMA_SKIP_POLICY or
+ * CONTIG_DMA_SKIP_SMALL when it may not.
+ */
+enum contig_dma_outcome contig_dma_policy_verdict(enum contig_dma_user user,
+						  unsigned long len,
+						  bool madvised)
+{
+	if (user == CONTIG_DMA_USER_EXPLICIT)
+		return CONTIG_DMA_PREPARED;
+	switch (READ_ONCE(policy.enabled)) {
+	case CONTIG_DMA_NEVER:
+		return CONTIG_DMA_SKIP_POLICY;
+	case CONTIG_DMA_MADVISE:
+		if (!madvised)
+			return CONTIG_DMA_SKIP_POLICY;
+		break;
+	case CONTIG_DMA_ALWAYS:
+		break;
+	}
+	if (!READ_ONCE(policy.user_on[user]))
+		return CONTIG_DMA_SKIP_POLICY;
+	if (len < READ_ONCE(policy.min_size))
+		return CONTIG_DMA_SKIP_SMALL;
+	return CONTIG_DMA_PREPARED;
+}
+
+/**
+ * contig_dma_policy_bounds() - the administrator's bounds on one request
+ * @max_pages: pages moved at most, 0 for no bound
+ * @max_ns: time at most, 0 for no bound
+ */
+void contig_dma_policy_bounds(unsigned long *max_pages, u64 *max_ns)
+{
+	*max_pages = READ_ONCE(policy.max_pages);
+	*max_ns = (u64)READ_ONCE(policy.max_ms) * NSEC_PER_MSEC;
+}
+
+static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	enum contig_dma_enabled cur = READ_ONCE(policy.enabled);
+	int i, len = 0;
+
+	for (i = 0; i < ARRAY_SIZE(enabled_names); i++)
+		len += sysfs_emit_at(buf, len, i == cur ? "%s[%s]" : "%s%s",
+				     i ? " " : "", enabled_names[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	int i = sysfs_match_string(enabled_names, buf);
+
+	if (i < 0)
+		return i;
+	WRITE_ONCE(policy.enabled, i);
+	return count;
+}
+
+static ssize_t user_show(enum contig_dma_user user, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(policy.user_on[user]));
+}
+
+static ssize_t user_store(enum contig_dma_user user, const char *buf,
+			  size_t count)
+{
+	bool on;
+	int ret = kstrtobool(buf, &on);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(policy.user_on[user], on);
+	return count;
+}
+
+static ssize_t rdma_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	return user_show(CONTIG_DMA_USER_RDMA, buf);
+}
+
+static ssize_t rdma_store(struct kobject *kobj, struct kobj_attribute *attr,
+			  const char *buf, size_t count)
+{
+	return user_store(CONTIG_DMA_USER_RDMA, buf, count);
+}
+
+static ssize_t vfio_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	return user_show(CONTIG_DMA_USER_VFIO, buf);
+}
+
+static ssize_t vfio_store(struct kobject *kobj, struct kobj_attribute *attr,
+			  const char *buf, size_t count)
+{
+	return user_store(CONTIG_DMA_USER_VFIO, buf, count);
+}
+
+static ssize_t min_size_show(struct kobject *kobj, struct kobj_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(policy.min_size));
+}
+
+static ssize_t min_size_store(struct kobject *kobj,
+			      struct kobj_attribute *attr, const char *buf,
+			      size_t count)
+{
+	unsigned long v;
+	int ret = kstrtoul(buf, 0, &v);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(policy.min_size, v);
+	return count;
+}
+
+static ssize_t max_pages_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(policy.max_pages));
+}
+
+static ssize_t max_pages_store(struct kobject *kobj,
+			       struct kobj_attribute *attr, const char *buf,
+			       size_t count)
+{
+	unsigned long v;
+	int ret = kstrtoul(buf, 0, &v);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(policy.max_pages, v);
+	return count;
+}
+
+static ssize_t max_ms_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(policy.max_ms));
+}
+
+static ssize_t max_ms_store(struct kobject *kobj, struct kobj_attribute *attr,
+			    const char *buf, size_t count)
+{
+	unsigned int v;
+	int ret = kstrtouint(buf, 0, &v);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(policy.max_ms, v);
+	return count;
+}
+
+static struct kobj_attribute enabled_attr = __ATTR_RW_MODE(enabled, 0644);
+static struct kobj_attribute rdma_attr = __ATTR_RW_MODE(rdma, 0644);
+static struct kobj_attribute vfio_attr = __ATTR_RW_MODE(vfio, 0644);
+static struct kobj_attribute min_size_attr = __ATTR_RW_MODE(min_size, 0644);
+static struct kobj_attribute max_pages_attr = __ATTR_RW_MODE(max_pages, 0644);
+static struct kobj_attribute max_ms_attr = __ATTR_RW_MODE(max_ms, 0644);
+
+static struct attribute *policy_attrs[] = {
+	&enabled_attr.attr,
+	&rdma_attr.attr,
+	&vfio_attr.attr,
+	&min_size_attr.attr,
+	&max_pages_attr.attr,
+	&max_ms_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group policy_group = {
+	.attrs = policy_attrs,
+};
+
+static int __init contig_dma_sysfs_init(void)
+{
+	struct kobject *kobj;
+	int ret;
+
+	kobj = kobject_create_and_add("contig_dma", mm_kobj);
+	if (!kobj)
+		return -ENOMEM;
+	ret = sysfs_create_group(kobj, &policy_group);
+	if (!ret)
+		ret = sysfs_create_group(kobj, &contig_dma_stats_group);
+	if (ret) {
+		pr_err("contig_dma: cannot create /sys/kernel/mm/contig_dma: %d\n",
+		       ret);
+		kobject_put(kobj);
+	}
+	return ret;
+}
+subsys_initcall(contig_dma_sysfs_init);

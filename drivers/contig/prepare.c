@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * contig_dma_prepare(): what a driver calls before it pins a user range
+ * for a device, and what the /dev/contig_dma PREPARE ioctl calls.
+ *
+ * It is the layer between the policy and the engine. In order, each step
+ * cheaper than the next:
+ *
+ *   1. the request itself (alignment, wrap-around, flags, page sizes);
+ *   2. the VMAs: one VMA, no hole, anonymous or shmem memory;
+ *   3. the policy (policy.c): enabled, the subsystem's switch, min_size;
+ *      explicit requests from user space pass this step;
+ *   4. the layout as it is (a page-table walk): nothing populated, or
+ *      already one run congruent with the key, ends the request;
+ *   5. mm/vma_defrag.c, bounded by the request's and the policy's bounds,
+ *      then the layout again.
+ *
+ * Every call is counted (stats.c) and traced, whatever its outcome. A
+ * failure is only reported, never fatal: the caller pins and maps the
+ * range the way it would have without contig.
+ */
+#include <kunit/visibility.h>
+#include <linux/contig_dma.h>
+#include <linux/hugetlb.h>
+#include <linux/lockdep.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sizes.h>
+#include <linux/vma_defrag.h>
+
+#include "internal.h"
+#include "layout.h"
+
+#define CREATE_TRACE_POINTS
+#include <trace/events/contig_dma.h>
+
+#define CONTIG_DMA_FLAGS	CONTIG_DMA_EXCHANGE_ONLY
+
+/* Mappings whose pages contig never moves, and never reports on */
+static bool vma_is_special(struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP)) ||
+	       is_vm_hugetlb_page(vma) || vma_is_dax(vma);
+}
+
+/**
+ * contig_dma_check_vmas() - may [@start, @start + @len) be queried or moved
+ * @mm: the address space, mmap_lock held
+ * @start: first VA, page aligned
+ * @len: bytes, page aligned, not wrapping
+ * @moving: for PREPARE, which also needs anonymous or shmem memory
+ * @madvised: set when the VMA is marked MADV_HUGEPAGE
+ *
+ * Return: 0; -ENOMEM when part of the range is not mapped; -EINVAL when it
+ * spans several VMAs; -EOPNOTSUPP for device (VM_IO, VM_PFNMAP,
+ * VM_MIXEDMAP), hugetlb or DAX memory and, when @moving, for any mapping
+ * that is neither anonymous nor shmem.
+ */
+int contig_dma_check_vmas(struct mm_struct *mm, unsigned long start,
+			  unsigned long len, bool moving, bool *madvised)
+{
+	unsigned long end = start + len, mapped_to = start;
+	struct vma_iterator vmi;
+	struct vm_area_struct *vma;
+	unsigned int nr = 0;
+	int ret = 0;
+
+	mmap_assert_locked(mm);
+	vma_iter_init(&vmi, mm, start);
+	*madvised = false;
+	for_each_vma_range(vmi, vma, end) {
+		if (vma->vm_start > mapped_to)
+			return -ENOMEM;
+		mapped_to = vma->vm_end;
+		if (nr++)
+			continue;
+		*madvised = vma->vm_flags & VM_HUGEPAGE;
+		if (vma_is_special(vma) ||
+		    (moving && !vma_is_anonymous(vma) && !vma_is_shmem(vma)))
+			ret = -EOPNOTSUPP;
+	}
+	if (mapped_to < end)
+		return -ENOMEM;
+	return nr > 1 ? -EINVAL : ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(contig_dma_check_vmas);
+
+/* @size-aligned chunks of key space inside [@key, @key + @len) */
+static unsigned long chunks_in(u64 key, unsigned long len, u64 size)
+{
+	u64 first = round_up(key, size), end = round_down(key + len, size);
+
+	return end > first ? div64_u64(end - first, size) : 0;
+}
+
+/**
+ * contig_dma_in_place() - is a range already as contiguous as it can be
+ * @layout: its layout
+ * @key: its DMA key
+ * @len: its length
+ * @pgsizes: the page sizes the device can use
+ *
+ * Return: true when every page is present in one run, and every chunk of
+ * a usable large page size that fits in the key space is congruent.
+ */
+bool contig_dma_in_place(const struct contig_layout *layout, u64 key,
+			 unsigned long len, unsigned long pgsizes)
+{
+	if (layout->present != layout->pages || layout->runs != 1)
+		return false;
+	if ((pgsizes & SZ_2M) && layout->chunks_2m != chunks_in(key, len, SZ_2M))
+		return false;
+	if ((pgsizes & SZ_1G) && layout->chunks_1g != chunks_in(key, len, SZ_1G))
+		return false;
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(contig_dma_in_place);
+
+static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
+		   struct contig_dma_result *res)
+{
+	struct vma_defrag_request dreq = {
+		.start = req->start,
+		.len = req->len,
+		.key = req->key,
+		.pgsize_bitmap = req->pgsize_bitmap ?:
+				 CONTIG_DMA_PGSIZES_DEFAULT,
+		.max_pages = req->max_pages,
+		.max_ns = req->max_ns,
+	};
+	unsigned long max_pages;
+	bool madvised;
+	u64 max_ns;
+	int ret;
+
+	ret = contig_layout_check_range(req->start, req->len, req->key);
+	if (ret)
+		return ret;
+	if ((req->flags & ~CONTIG_DMA_FLAGS) ||
+	    !(dreq.pgsize_bitmap & PAGE_SIZE) ||
+	    req->user >= NR_CONTIG_DMA_USERS)
+		return -EINVAL;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	ret = contig_dma_check_vmas(mm, req->start, req->len, true, &madvised);
+	mmap_read_unlock(mm);
+	if (ret)
+		return ret;
+	res->outcome = contig_dma_policy_verdict(req->user, req->len,
+						 madvised);
+	if (res->outcome != CONTIG_DMA_PREPARED)
+		return 0;
+
+	ret = contig_layout_query(mm, req->start, req->len, req->key,
+				  &res->before);
+	if (ret)
+		return ret;
+	res->after = res->before;
+	if (!res->before.present) {
+		res->outcome = CONTIG_DMA_SKIP_EMPTY;
+		return 0;
+	}
+	if (contig_dma_in_place(&res->before, req->key, req->len,
+				dreq.pgsize_bitmap)) {
+		res->outcome = CONTIG_DMA_IN_PLACE;
+		return 0;
+	}
+
+	/* The administrator's bounds hold for every request. */
+	contig_dma_policy_bounds(&max_pages, &max_ns);
+	dreq.max_pages = min_not_zero(dreq.max_pages, max_pages);
+	dreq.max_ns = min_not_zero(dreq.max_ns, max_ns);
+	if (req->flags & CONTIG_DMA_EXCHANGE_ONLY)
+		dreq.flags |= VMA_DEFRAG_EXCHANGE_ONLY;
+	ret = vma_defrag_range(mm, &dreq, &res->moves);
+	if (ret && ret != -EINTR)
+		return ret;
+	/* Also after a fatal signal: the caller learns what was moved */
+	contig_layout_query(mm, req->start, req->len, req->key, &res->after);
+	return ret;
+}
+
+/**
+ * contig_dma_prepare() - make a user range contiguous before it is pinned
+ * @mm: the address space; the caller holds a reference (mmget(), or it is
+ *	current->mm)
+ * @req: the range, the key the device sees it at, the device's page
+ *	sizes, who asks, and optional bounds
+ * @res: filled in with the outcome, what moved and the layout before and
+ *	after, also on failure
+ *
+ * Rearranges the populated pages of the range so that they are physically
+ * contiguous and congruent with @req->key modulo the largest usable page
+ * size (see Documentation/mm/vma_defrag.rst), if the policy in
+ * /sys/kernel/mm/contig_dma/ lets @req->user do it for a range of this size
+ * and VMA. Cheap when it does not: a range too small, turned away by the
+ * policy, not populated, or already in place costs at most one page-table
+ * walk. Pages not populated are left alone; call it after populating the
+ * range, before pinning it. Best effort: what it cannot move stays where
+ * it is, and the caller must go on with its registration whatever this
+ * returns.
+ *
+ * Context: process context; may sleep. Must be called without mmap_lock,
+ * where pin_user_pages_fast() may be called.
+ * Return: 0 (see @res->outcome); -EINVAL, -EOVERFLOW, -ENOMEM or
+ * -EOPNOTSUPP for a range it cannot work on (the errors of
+ * contig_dma_check_vmas() and contig_layout_check_range(); -EINVAL also for
+ * unknown flags or @req->pgsize_bitmap without PAGE_SIZE); -EINTR when a
+ * fatal signal stopped it.
+ */
+int contig_dma_prepare(struct mm_struct *mm,
+		       const struct contig_dma_request *req,
+		       struct contig_dma_result *res)
+{
+	u64 t0 = ktime_get_ns();
+	int ret;
+
+	might_sleep();
+	lockdep_assert_not_held(&mm->mmap_lock);
+	memset(res, 0, sizeof(*res));
+	ret = prepare(mm, req, res);
+	if (ret)
+		res->outcome = CONTIG_DMA_ERROR;
+	res->ns = ktime_get_ns() - t0;
+	contig_dma_account(req, res);
+	if (res->outcome == CONTIG_DMA_SKIP_POLICY ||
+	    res->outcome == CONTIG_DMA_SKIP_SMALL)
+		trace_contig_dma_skip(req, res->outcome);
+	else
+		trace_contig_dma_prepare(req, res, ret);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(contig_dma_prepare);
+
+/**
+ * contig_dma_release() - forget the frames chosen for a range
+ * @mm: the address space; the caller holds a reference
+ * @start: first VA of a range passed to contig_dma_prepare()
+ * @len: its length
+ *
+ * The frames contig_dma_prepare() chose for a range stay reserved for it,
+ * steering other requests elsewhere, until the range is unmapped. A driver
+ * whose registration ends while the memory stays mapped calls this so that
+ * other ranges may use them.
+ *
+ * Context: process context; may sleep.
+ */
+void contig_dma_release(struct mm_struct *mm, unsigned long start,
+			unsigned long len)
+{
+	vma_defrag_release(mm, start, len);
+}
+EXPORT_SYMBOL_GPL(contig_dma_release);

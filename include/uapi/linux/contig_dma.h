@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * /dev/contig_dma: ask the kernel to make a user range physically
+ * contiguous for DMA ahead of registering it with a device, and query how
+ * contiguous it is. See Documentation/admin-guide/mm/contig_dma.rst.
+ *
+ * Versioning: every ioctl argument starts with __u32 size, set by user
+ * space to sizeof() the structure it was built with. New fields are only
+ * ever appended; the kernel accepts older (smaller) structures, treating
+ * the missing fields as zero, and newer (larger) ones whose extra bytes
+ * are all zero (E2BIG otherwise). Output fields the caller's structure has
+ * no room for are not written. CONTIG_DMA_GET_API_VERSION returns
+ * CONTIG_DMA_API_VERSION, raised when the set of ioctls changes.
+ */
+#ifndef _UAPI_LINUX_CONTIG_DMA_H
+#define _UAPI_LINUX_CONTIG_DMA_H
+
+#include <linux/const.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define CONTIG_DMA_API_VERSION		1
+#define CONTIG_DMA_TYPE			0xDC
+
+/* Page sizes when a request gives none: 4 KiB, 2 MiB and 1 GiB */
+#define CONTIG_DMA_PGSIZES_DEFAULT	0x40201000ULL
+
+/* Request flags */
+/* @pidfd names the process whose memory is meant; otherwise the caller's */
+#define CONTIG_DMA_F_PIDFD		_BITUL(0)
+/* PREPARE: move pages by exchange only, never into free frames */
+#define CONTIG_DMA_F_EXCHANGE_ONLY	_BITUL(1)
+
+/**
+ * struct contig_dma_layout - how a range is laid out, as a device sees it
+ * @pages: base pages (4 KiB) in the range
+ * @present: pages mapped to a page frame
+ * @runs: maximal runs of present pages contiguous both virtually and
+ *	physically: the entries a scatterlist or an IOMMU mapping needs
+ * @longest_run: pages in the longest run
+ * @chunks_2m: 2 MiB-aligned chunks of DMA key space inside one run whose
+ *	physical address is congruent with the key modulo 2 MiB: what a
+ *	device can map with 2 MiB entries
+ * @chunks_1g: the same for 1 GiB
+ *
+ * Counts only: no physical address is ever reported.
+ */
+struct contig_dma_layout {
+	__u64 pages;
+	__u64 present;
+	__u64 runs;
+	__u64 longest_run;
+	__u64 chunks_2m;
+	__u64 chunks_1g;
+};
+
+/* Why a page could not be brought to its target frame */
+enum contig_dma_fail {
+	CONTIG_DMA_FAIL_UNMOVABLE,	/* the target frame is unmovable */
+	CONTIG_DMA_FAIL_PINNED,		/* a GUP pin on either side */
+	CONTIG_DMA_FAIL_BUSY,		/* a transient reference or lock */
+	CONTIG_DMA_FAIL_UNSUPPORTED,	/* KSM, file, ... pages */
+	CONTIG_DMA_FAIL_NOMEM,		/* a free target under the watermark */
+	CONTIG_DMA_FAIL_MIGRATE,	/* migration into a free frame failed */
+	CONTIG_DMA_FAIL_SPLIT,		/* a THP could not be split */
+	CONTIG_DMA_FAIL_NR = 8		/* room in contig_dma_moves.failed */
+};
+
+/**
+ * struct contig_dma_moves - what a PREPARE did
+ * @in_place: pages already at their target frame
+ * @migrated: pages migrated into a free frame
+ * @exchanged: pages exchanged with the target frame's owner
+ * @thp_moved: transparent huge pages moved whole
+ * @thp_split: transparent huge pages split to move their pages
+ * @failed: pages left away from their target, by enum contig_dma_fail
+ * @segments: physical windows the range was placed in
+ * @reanchors: chunks placed again after meeting an unmovable frame
+ * @partial: 1 when the request stopped at its time or page bound
+ * @__reserved: zero
+ * @ns: time spent in the kernel
+ */
+struct contig_dma_moves {
+	__u64 in_place;
+	__u64 migrated;
+	__u64 exchanged;
+	__u64 thp_moved;
+	__u64 thp_split;
+	__u64 failed[CONTIG_DMA_FAIL_NR];
+	__u32 segments;
+	__u32 reanchors;
+	__u32 partial;
+	__u32 __reserved;
+	__u64 ns;
+};
+
+/**
+ * struct contig_dma_query - CONTIG_DMA_QUERY argument
+ * @size: sizeof(struct contig_dma_query)
+ * @flags: CONTIG_DMA_F_PIDFD or 0
+ * @pidfd: with CONTIG_DMA_F_PIDFD, a pidfd of the target process; 0
+ *	otherwise
+ * @__reserved: zero
+ * @start: first address of the range, page aligned
+ * @length: bytes, page aligned, not zero
+ * @key: address at which the device sees @start (an IOVA, or @start
+ *	itself for RDMA); page aligned
+ * @layout: output
+ */
+struct contig_dma_query {
+	__u32 size;
+	__u32 flags;
+	__s32 pidfd;
+	__u32 __reserved;
+	__aligned_u64 start;
+	__aligned_u64 length;
+	__aligned_u64 key;
+	struct contig_dma_layout layout;
+};
+
+/**
+ * struct contig_dma_prepare - CONTIG_DMA_PREPARE argument
+ * @size: sizeof(struct contig_dma_prepare)
+ * @flags: CONTIG_DMA_F_PIDFD, CONTIG_DMA_F_EXCHANGE_ONLY
+ * @pidfd: as in struct contig_dma_query
+ * @__reserved: zero
+ * @start: as in struct contig_dma_query
+ * @length: as in struct contig_dma_query
+ * @key: as in struct contig_dma_query
+ * @pgsize_bitmap: page sizes the device can map; must include 4 KiB;
+ *	0 for CONTIG_DMA_PGSIZES_DEFAULT
+ * @max_pages: stop after moving this many pages; 0: the system's bound
+ * @max_ns: stop after this long; 0: the system's bound
+ * @moves: output, what was done
+ * @before: output, the layout before
+ * @after: output, the layout after
+ */
+struct contig_dma_prepare {
+	__u32 size;
+	__u32 flags;
+	__s32 pidfd;
+	__u32 __reserved;
+	__aligned_u64 start;
+	__aligned_u64 length;
+	__aligned_u64 key;
+	__aligned_u64 pgsize_bitmap;
+	__aligned_u64 max_pages;
+	__aligned_u64 max_ns;
+	struct contig_dma_moves moves;
+	struct contig_dma_layout before;
+	struct contig_dma_layout after;
+};
+
+/* Returns CONTIG_DMA_API_VERSION */
+#define CONTIG_DMA_GET_API_VERSION	_IO(CONTIG_DMA_TYPE, 0x00)
+/* Report the layout of a range */
+#define CONTIG_DMA_QUERY		_IO(CONTIG_DMA_TYPE, 0x01)
+/* Make a range physically contiguous and congruent with a key */
+#define CONTIG_DMA_PREPARE		_IO(CONTIG_DMA_TYPE, 0x02)
+
+#endif /* _UAPI_LINUX_CONTIG_DMA_H */

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for drivers/contig/prepare.c: the checks contig_dma_prepare()
+ * makes before it moves anything, and what it reports.
+ *
+ * The "already in place" test runs on synthetic layouts; the VMA checks
+ * and whole requests on user ranges made with kunit_vm_mmap(). The
+ * requests run at boot, before user space could change the policy, so
+ * they see its defaults: enabled=madvise, rdma=1, min_size=2 MiB.
+ */
+#include <kunit/test.h>
+#include <linux/contig_dma.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <linux/sizes.h>
+
+#include "../internal.h"
+#include "user_mem.h"
+
+#define KEY		0x40000000ULL	/* a 1 GiB-aligned IOVA */
+#define ALL_SIZES	(SZ_4K | SZ_2M | SZ_1G)
+
+/* ---------------------------------------------------------------------- */
+/* Already in place: one run, every chunk that fits congruent */
+
+static void in_place_needs_one_congruent_run(struct kunit *test)
+{
+	struct contig_layout l = {
+		.pages = 1024, .present = 1024, .runs = 1, .longest_run = 1024,
+		.chunks_2m = 2,
+	};
+
+	KUNIT_EXPECT_TRUE(test, contig_dma_in_place(&l, KEY, SZ_4M,
+						    ALL_SIZES));
+	l.chunks_2m = 1;
+	KUNIT_EXPECT_FALSE(test, contig_dma_in_place(&l, KEY, SZ_4M,
+						     ALL_SIZES));
+	/* Without 2 MiB pages, congruence does not matter */
+	KUNIT_EXPECT_TRUE(test, contig_dma_in_place(&l, KEY, SZ_4M, SZ_4K));
+	/* A key 4 KiB off 2 MiB leaves room for one chunk only */
+	KUNIT_EXPECT_TRUE(test, contig_dma_in_place(&l, KEY + SZ_4K, SZ_4M,
+						    ALL_SIZES));
+	l.chunks_2m = 2;
+	l.runs = 2;
+	KUNIT_EXPECT_FALSE(test, contig_dma_in_place(&l, KEY, SZ_4M,
+						     ALL_SIZES));
+	l.runs = 1;
+	l.present = 1000;
+	KUNIT_EXPECT_FALSE(test, contig_dma_in_place(&l, KEY, SZ_4M,
+						     ALL_SIZES));
+}
+
+static void in_place_gigabyte(struct kunit *test)
+{
+	struct contig_layout l = {
+		.pages = SZ_1G / SZ_4K, .present = SZ_1G / SZ_4K, .runs = 1,
+		.longest_run = SZ_1G / SZ_4K, .chunks_2m = 512,
+	};
+
+	KUNIT_EXPECT_FALSE(test, contig_dma_in_place(&l, KEY, SZ_1G,
+						     ALL_SIZES));
+	KUNIT_EXPECT_TRUE(test, contig_dma_in_place(&l, KEY, SZ_1G,
+						    SZ_4K | SZ_2M));
+	l.chunks_1g = 1;
+	KUNIT_EXPECT_TRUE(test, contig_dma_in_place(&l, KEY, SZ_1G,
+						    ALL_SIZES));
+}
+
+/* ---------------------------------------------------------------------- */
+/* The VMA checks */
+
+static int check(unsigned long start, unsigned long len, bool moving,
+		 bool *madvised)
+{
+	int ret;
+
+	mmap_read_lock(current->mm);
+	ret = contig_dma_check_vmas(current->mm, start, len, moving, madvised);
+	mmap_read_unlock(current->mm);
+	return ret;
+}
+
+static void vmas_anon_and_madvise(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, SZ_2M, 0);
+	bool madvised;
+
+	KUNIT_EXPECT_EQ(test, check(a, SZ_2M, true, &madvised), 0);
+	KUNIT_EXPECT_FALSE(test, madvised);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, SZ_2M,
+					 MADV_HUGEPAGE), 0);
+	KUNIT_EXPECT_EQ(test, check(a, SZ_2M, true, &madvised), 0);
+	KUNIT_EXPECT_TRUE(test, madvised);
+}
+
+static void vmas_holes(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, 3 * PAGE_SIZE, 0);
+	bool madvised;
+
+	KUNIT_ASSERT_EQ(test, vm_munmap(a + PAGE_SIZE, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, check(a, PAGE_SIZE, true, &madvised), 0);
+	KUNIT_EXPECT_EQ(test, check(a, 3 * PAGE_SIZE, true, &madvised),
+			-ENOMEM);
+	KUNIT_EXPECT_EQ(test, check(a + PAGE_SIZE, PAGE_SIZE, false,
+				    &madvised), -ENOMEM);
+	/* Past the end of the last page */
+	KUNIT_EXPECT_EQ(test, check(a + 2 * PAGE_SIZE, 2 * PAGE_SIZE, false,
+				    &madvised), -ENOMEM);
+}
+
+static void vmas_several(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, 2 * PAGE_SIZE, 0);
+	bool madvised;
+
+	/* Different flags on the second page make it a VMA of its own */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a + PAGE_SIZE,
+					 PAGE_SIZE, MADV_HUGEPAGE), 0);
+	KUNIT_EXPECT_EQ(test, check(a, 2 * PAGE_SIZE, false, &madvised),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, check(a, PAGE_SIZE, true, &madvised), 0);
+}
+
+static void vmas_shmem(struct kunit *test)
+{
+	struct file *file = user_mem_shmem_file(test, SZ_2M, false);
+	unsigned long s = user_mem_map_file(test, file, SZ_2M, 0);
+	bool madvised;
+
+	KUNIT_EXPECT_EQ(test, check(s, SZ_2M, true, &madvised), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Whole requests */
+
+static int prepare(unsigned long start, unsigned long len,
+		   enum contig_dma_user user, struct contig_dma_result *res)
+{
+	struct contig_dma_request req = {
+		.start = start,
+		.len = len,
+		.key = KEY,
+		.user = user,
+	};
+
+	return contig_dma_prepare(current->mm, &req, res);
+}
+
+static void prepare_explicit(struct kunit *test)
+{
+	struct contig_dma_result res;
+	unsigned long a, b;
+
+	user_mem_map_interleaved(test, &a, &b);
+	KUNIT_ASSERT_EQ(test, prepare(a, SZ_2M, CONTIG_DMA_USER_EXPLICIT,
+				      &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
+	KUNIT_EXPECT_GT(test, res.before.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	KUNIT_EXPECT_EQ(test, res.moves.in_place + res.moves.migrated +
+			res.moves.exchanged, 512);
+	KUNIT_EXPECT_GT(test, res.ns, 0);
+	user_mem_check(test, a, SZ_2M, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+
+	/* In place now: found by a walk, nothing moves */
+	KUNIT_ASSERT_EQ(test, prepare(a, SZ_2M, CONTIG_DMA_USER_EXPLICIT,
+				      &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_IN_PLACE);
+	KUNIT_EXPECT_EQ(test, res.moves.migrated + res.moves.exchanged, 0);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	user_mem_check(test, a, SZ_2M, 1);
+}
+
+/* Driver requests follow the default policy: madvise, 2 MiB at least */
+static void prepare_policy(struct kunit *test)
+{
+	struct contig_dma_result res;
+	unsigned long a, b;
+
+	user_mem_map_interleaved(test, &a, &b);
+	KUNIT_ASSERT_EQ(test, prepare(a, SZ_2M, CONTIG_DMA_USER_RDMA, &res),
+			0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_SKIP_POLICY);
+	/* Turned away before the walk: no layout, nothing moved */
+	KUNIT_EXPECT_EQ(test, res.before.pages, 0);
+	KUNIT_ASSERT_EQ(test, contig_layout_query(current->mm, a, SZ_2M, KEY,
+						  &res.after), 0);
+	KUNIT_EXPECT_GT(test, res.after.runs, 1);
+
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, SZ_2M,
+					 MADV_HUGEPAGE), 0);
+	KUNIT_ASSERT_EQ(test, prepare(a, SZ_1M, CONTIG_DMA_USER_VFIO, &res),
+			0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_SKIP_SMALL);
+
+	/* khugepaged may have collapsed the range meanwhile: in place */
+	KUNIT_ASSERT_EQ(test, prepare(a, SZ_2M, CONTIG_DMA_USER_RDMA, &res),
+			0);
+	KUNIT_EXPECT_TRUE(test, res.outcome == CONTIG_DMA_PREPARED ||
+			  res.outcome == CONTIG_DMA_IN_PLACE);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	user_mem_check(test, a, SZ_2M, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+}
+
+static void prepare_empty_and_bad(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, SZ_4M, 0);
+	struct contig_dma_request req = {
+		.start = a, .len = SZ_2M, .key = KEY,
+		.user = CONTIG_DMA_USER_EXPLICIT,
+	};
+	struct contig_dma_result res;
+
+	/* The second half unmapped: a hole for the last request */
+	KUNIT_ASSERT_EQ(test, vm_munmap(a + SZ_2M, SZ_2M), 0);
+	KUNIT_ASSERT_EQ(test, prepare(a, SZ_2M, CONTIG_DMA_USER_EXPLICIT,
+				      &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_SKIP_EMPTY);
+	KUNIT_EXPECT_EQ(test, res.before.present, 0);
+
+	req.pgsize_bitmap = SZ_2M;
+	KUNIT_EXPECT_EQ(test, contig_dma_prepare(current->mm, &req, &res),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_ERROR);
+	req.pgsize_bitmap = 0;
+	req.flags = BIT(7);
+	KUNIT_EXPECT_EQ(test, contig_dma_prepare(current->mm, &req, &res),
+			-EINVAL);
+	req.flags = 0;
+	req.len = SZ_4M;
+	KUNIT_EXPECT_EQ(test, contig_dma_prepare(current->mm, &req, &res),
+			-ENOMEM);
+	req.len = SZ_2M;
+	req.key = KEY + 1;
+	KUNIT_EXPECT_EQ(test, contig_dma_prepare(current->mm, &req, &res),
+			-EINVAL);
+}
+
+static struct kunit_case contig_dma_cases[] = {
+	KUNIT_CASE(in_place_needs_one_congruent_run),
+	KUNIT_CASE(in_place_gigabyte),
+	KUNIT_CASE(vmas_anon_and_madvise),
+	KUNIT_CASE(vmas_holes),
+	KUNIT_CASE(vmas_several),
+	KUNIT_CASE(vmas_shmem),
+	KUNIT_CASE_SLOW(prepare_explicit),
+	KUNIT_CASE_SLOW(prepare_policy),
+	KUNIT_CASE(prepare_empty_and_bad),
+	{}
+};
+
+static struct kunit_suite contig_dma_suite = {
+	.name = "contig_dma",
+	.test_cases = contig_dma_cases,
+};
+
+kunit_test_suite(contig_dma_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the contig_dma driver API");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_LICENSE("GPL");

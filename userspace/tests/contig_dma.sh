@@ -1,0 +1,151 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# /dev/contig_dma, the user interface: contig_dma_test runs both ioctls
+# through their happy paths and every refusal of the errno table, with no
+# byte of memory changed by a refused request. Then the contigctl tool,
+# run at another process (contig_dma_test --hold, holding a scattered,
+# patterned 64 MiB buffer): query, prepare (JSON: fewer runs after),
+# stats, policy (set and restored), its usage and error exits, and --help.
+# The holder verifies its buffer when stopped. All steps run; any failure
+# fails the test.
+. /contig/lib.sh
+CONTIG_TEST_NAME=contig_dma
+SYS=/sys/kernel/mm/contig_dma
+fifo=/tmp/contig_dma.ready
+fails=0
+
+fail() {
+	log "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+# run EXPECTED_RC NAME CMD...: run CMD with stdout in $out, stderr in
+# $err; fails unless it exits with EXPECTED_RC.
+run() {
+	want=$1
+	name=$2
+	shift 2
+	"$@" > /tmp/contig_dma.out 2> /tmp/contig_dma.err
+	rc=$?
+	out=$(cat /tmp/contig_dma.out)
+	err=$(cat /tmp/contig_dma.err)
+	echo "\$ $*"
+	[ -n "$out" ] && echo "$out"
+	[ -n "$err" ] && echo "$err" >&2
+	if [ "$rc" != "$want" ]; then
+		fail "$name: exit status $rc, expected $want"
+		return 1
+	fi
+	return 0
+}
+
+# The number after "NAME": in one line of JSON, inside object OBJ.
+json_num() {
+	echo "$1" | sed -n "s/.*\"$2\": *{[^}]*\"$3\": *\([0-9][0-9]*\).*/\1/p"
+}
+
+# The selected value of a THP-style "a [b] c" file
+selected() {
+	sed -n 's/.*\[\(.*\)\].*/\1/p' "$1"
+}
+
+[ -c /dev/contig_dma ] || fail "/dev/contig_dma is missing"
+
+log "contig_dma_test:"
+contig_dma_test
+rc=$?
+[ $rc = 0 ] || fail "contig_dma_test exited $rc"
+
+# The holder opens the FIFO first: if it dies, the read sees end of file.
+rm -f $fifo
+mkfifo $fifo
+contig_dma_test --hold $fifo > /tmp/contig_dma.hold 2>&1 &
+holder=$!
+read -r addr pid < $fifo
+rm -f $fifo
+cat /tmp/contig_dma.hold
+if [ -z "$addr" ] || [ "$pid" != "$holder" ]; then
+	fail "the holder did not start (read '$addr' '$pid', pid $holder)"
+	addr=
+fi
+
+if [ -n "$addr" ]; then
+	if run 0 "query" contigctl query --pid "$pid" "$addr" 64M; then
+		echo "$out" | grep -q "runs " ||
+			fail "query: no 'runs ' in its output"
+	fi
+
+	if run 0 "prepare --json" contigctl prepare --pid "$pid" --json "$addr" 64M; then
+		lines=$(echo "$out" | wc -l)
+		before=$(json_num "$out" before runs)
+		after=$(json_num "$out" after runs)
+		chunks=$(json_num "$out" after chunks_2m)
+		log "prepare: runs ${before:-?} -> ${after:-?}, ${chunks:-?} congruent 2 MiB chunks after"
+		[ "$lines" = 1 ] || fail "prepare --json: $lines lines, expected one object"
+		case "$out" in
+		"{"*"}") ;;
+		*) fail "prepare --json: not one JSON object" ;;
+		esac
+		echo "$out" | grep -q '"command": *"prepare"' ||
+			fail "prepare --json: no \"command\":\"prepare\""
+		if [ -z "$before" ] || [ -z "$after" ]; then
+			fail "prepare --json: no before.runs or after.runs"
+		elif [ "$after" -ge "$before" ]; then
+			fail "prepare: runs $before -> $after, no fewer"
+		fi
+	fi
+fi
+
+if run 0 "stats" contigctl stats; then
+	n=$(echo "$out" | sed -n 's/^[[:space:]]*requests[[:space:]:=]*\([0-9][0-9]*\).*/\1/p' | head -n 1)
+	log "stats: requests ${n:-?} (sysfs: $(cat $SYS/stats/requests 2>/dev/null))"
+	[ "${n:-0}" -ge 1 ] || fail "stats: requests is '${n}', expected >= 1"
+fi
+
+prev=$(selected $SYS/enabled)
+log "policy: enabled is '$prev'"
+if run 0 "policy" contigctl policy; then
+	echo "$out" | grep -q "enabled" || fail "policy: 'enabled' not shown"
+	echo "$out" | grep -q "$prev" ||
+		fail "policy: the current mode '$prev' not shown"
+fi
+if run 0 "policy enabled=never" contigctl policy enabled=never; then
+	grep -q '\[never\]' $SYS/enabled ||
+		fail "policy enabled=never: $SYS/enabled reads '$(cat $SYS/enabled)'"
+fi
+run 0 "policy enabled=$prev" contigctl policy enabled="$prev"
+# Whatever contigctl did, later tests get the policy they expect.
+[ "$(selected $SYS/enabled)" = "$prev" ] || {
+	fail "policy enabled=$prev did not restore it"
+	echo "$prev" > $SYS/enabled
+}
+# A bad value: the kernel refuses it (1), or contigctl already does (2).
+contigctl policy enabled=sometimes
+rc=$?
+[ $rc = 1 ] || [ $rc = 2 ] || fail "policy enabled=sometimes: exit status $rc, expected 1 or 2"
+[ "$(selected $SYS/enabled)" = "$prev" ] ||
+	fail "policy enabled=sometimes changed enabled to '$(selected $SYS/enabled)'"
+
+run 2 "unknown option" contigctl query --frobnicate 0x1000 4K
+run 2 "unknown command" contigctl frobnicate
+run 2 "missing LEN" contigctl query 0x1000
+# Page 1 is never mapped: the kernel refuses with ENOMEM.
+if run 1 "unmapped range" contigctl prepare 0x1000 4K; then
+	echo "$err" | grep -q ENOMEM || fail "unmapped range: stderr does not mention ENOMEM"
+fi
+if run 0 "--help" contigctl --help; then
+	echo "$out$err" | grep -qi examples || fail "--help: no EXAMPLES section"
+fi
+
+if kill -0 "$holder" 2>/dev/null; then
+	kill -TERM "$holder"
+fi
+wait "$holder"
+rc=$?
+cat /tmp/contig_dma.hold
+[ $rc = 0 ] || fail "the holder exited $rc"
+grep -q "VERIFY pages=[1-9][0-9]* corrupt=0" /tmp/contig_dma.hold ||
+	fail "the holder's buffer was not verified intact"
+
+log "$fails failures"
+[ $fails = 0 ]

@@ -24,7 +24,7 @@ GUEST_ARGS := contig.rxe=1 contig.vfio=1 trace_buf_size=32M
 TEST_ARGS := page_owner=on initramfs_async=0 contig.timeout=1200
 
 .PHONY: help setup kernel kernel-test kernel-bench userspace image test \
-	bench demo patches checkpatch clean distclean
+	bench demo patches checkpatch docs clean distclean
 
 help:
 	@echo "make demo        build, boot, fragment memory, show the baseline table"
@@ -37,6 +37,7 @@ help:
 	@echo "make image       build the guest initramfs"
 	@echo "make patches     export the feature as a patch series (build/patches)"
 	@echo "make checkpatch  checkpatch.pl --strict on every project kernel file"
+	@echo "make docs        kernel-doc and Sphinx (kernel setup) on the documentation"
 	@echo "variables: SUITES=layout,vfio  KUNIT_FILTER=contig_layout"
 
 setup:
@@ -84,9 +85,13 @@ patches: setup
 checkpatch: setup
 	@scripts/checkpatch.sh
 
+docs: setup
+	@scripts/docs-check.sh
+
 clean:
 	rm -rf $(BUILD)/kernel-* $(BUILD)/kconfig-* $(BUILD)/userspace \
-		$(BUILD)/test $(BUILD)/bench $(BUILD)/patches $(BUILD)/*.gz
+		$(BUILD)/test $(BUILD)/bench $(BUILD)/patches $(BUILD)/docs \
+		$(BUILD)/*.gz
 
 distclean:
 	rm -rf $(BUILD)

@@ -79,6 +79,13 @@ overlay() {
 	mkdir -p "$tree/drivers/contig/kunit"
 	rsync -rc --out-format='kernel-tree: updated drivers/contig/kunit/%n' \
 		"$top/kunit/" "$tree/drivers/contig/kunit/"
+	# The kernel's documentation, for its Sphinx build (make docs);
+	# Documentation/testing.rst is about this project, not the kernel.
+	for d in mm admin-guide driver-api ABI; do
+		[ -d "$top/Documentation/$d" ] || continue
+		rsync -rc --out-format='kernel-tree: updated Documentation/%n' \
+			"$top/Documentation/$d" "$tree/Documentation/"
+	done
 }
 
 extract

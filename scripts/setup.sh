@@ -14,6 +14,7 @@ PKGS=(
 	rdma-core ibverbs-utils ibverbs-providers libibverbs-dev librdmacm-dev
 	perftest iproute2
 	gnuplot-nox jq
+	python3-sphinx graphviz
 )
 
 missing=()

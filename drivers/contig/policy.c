@@ -23,6 +23,7 @@
 #include <linux/init.h>
 #include <linux/kobject.h>
 #include <linux/mm.h>
+#include <linux/sizes.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
 #include <linux/time64.h>
@@ -43,14 +44,13 @@ static const char * const enabled_names[] = {
 
 static struct {
 	enum contig_dma_enabled enabled;
-	bool user_on[CONTIG_DMA_USER_EXPLICIT];
+	unsigned long user_on[CONTIG_DMA_USER_EXPLICIT];	/* 0 or 1 */
 	unsigned long min_size;
 	unsigned long max_pages;
-	unsigned int max_ms;
+	unsigned long max_ms;
 } policy = {
 	.enabled = CONTIG_DMA_MADVISE,
-	.user_on = { [CONTIG_DMA_USER_RDMA] = true,
-		     [CONTIG_DMA_USER_VFIO] = true },
+	.user_on = { [CONTIG_DMA_USER_RDMA] = 1, [CONTIG_DMA_USER_VFIO] = 1 },
 	.min_size = SZ_2M,
 };
 
@@ -120,117 +120,59 @@ static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return count;
 }
 
-static ssize_t user_show(enum contig_dma_user user, char *buf)
-{
-	return sysfs_emit(buf, "%d\n", READ_ONCE(policy.user_on[user]));
-}
-
-static ssize_t user_store(enum contig_dma_user user, const char *buf,
-			  size_t count)
-{
-	bool on;
-	int ret = kstrtobool(buf, &on);
-
-	if (ret)
-		return ret;
-	WRITE_ONCE(policy.user_on[user], on);
-	return count;
-}
-
-static ssize_t rdma_show(struct kobject *kobj, struct kobj_attribute *attr,
-			 char *buf)
-{
-	return user_show(CONTIG_DMA_USER_RDMA, buf);
-}
-
-static ssize_t rdma_store(struct kobject *kobj, struct kobj_attribute *attr,
-			  const char *buf, size_t count)
-{
-	return user_store(CONTIG_DMA_USER_RDMA, buf, count);
-}
-
-static ssize_t vfio_show(struct kobject *kobj, struct kobj_attribute *attr,
-			 char *buf)
-{
-	return user_show(CONTIG_DMA_USER_VFIO, buf);
-}
-
-static ssize_t vfio_store(struct kobject *kobj, struct kobj_attribute *attr,
-			  const char *buf, size_t count)
-{
-	return user_store(CONTIG_DMA_USER_VFIO, buf, count);
-}
-
-static ssize_t min_size_show(struct kobject *kobj, struct kobj_attribute *attr,
-			     char *buf)
-{
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(policy.min_size));
-}
-
-static ssize_t min_size_store(struct kobject *kobj,
-			      struct kobj_attribute *attr, const char *buf,
-			      size_t count)
-{
-	unsigned long v;
-	int ret = kstrtoul(buf, 0, &v);
-
-	if (ret)
-		return ret;
-	WRITE_ONCE(policy.min_size, v);
-	return count;
-}
-
-static ssize_t max_pages_show(struct kobject *kobj,
-			      struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(policy.max_pages));
-}
-
-static ssize_t max_pages_store(struct kobject *kobj,
-			       struct kobj_attribute *attr, const char *buf,
-			       size_t count)
-{
-	unsigned long v;
-	int ret = kstrtoul(buf, 0, &v);
-
-	if (ret)
-		return ret;
-	WRITE_ONCE(policy.max_pages, v);
-	return count;
-}
-
-static ssize_t max_ms_show(struct kobject *kobj, struct kobj_attribute *attr,
-			   char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(policy.max_ms));
-}
-
-static ssize_t max_ms_store(struct kobject *kobj, struct kobj_attribute *attr,
-			    const char *buf, size_t count)
-{
-	unsigned int v;
-	int ret = kstrtouint(buf, 0, &v);
-
-	if (ret)
-		return ret;
-	WRITE_ONCE(policy.max_ms, v);
-	return count;
-}
-
 static struct kobj_attribute enabled_attr = __ATTR_RW_MODE(enabled, 0644);
-static struct kobj_attribute rdma_attr = __ATTR_RW_MODE(rdma, 0644);
-static struct kobj_attribute vfio_attr = __ATTR_RW_MODE(vfio, 0644);
-static struct kobj_attribute min_size_attr = __ATTR_RW_MODE(min_size, 0644);
-static struct kobj_attribute max_pages_attr = __ATTR_RW_MODE(max_pages, 0644);
-static struct kobj_attribute max_ms_attr = __ATTR_RW_MODE(max_ms, 0644);
+
+/* The numeric knobs: a value and the largest one it may take */
+struct knob_attr {
+	struct kobj_attribute attr;
+	unsigned long *value;
+	unsigned long max;
+};
+
+static ssize_t knob_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	struct knob_attr *ka = container_of(attr, struct knob_attr, attr);
+
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(*ka->value));
+}
+
+static ssize_t knob_store(struct kobject *kobj, struct kobj_attribute *attr,
+			  const char *buf, size_t count)
+{
+	struct knob_attr *ka = container_of(attr, struct knob_attr, attr);
+	unsigned long v;
+	int ret = kstrtoul(buf, 0, &v);
+
+	if (ret)
+		return ret;
+	if (v > ka->max)
+		return -EINVAL;
+	WRITE_ONCE(*ka->value, v);
+	return count;
+}
+
+#define KNOB_ATTR(_name, _value, _max)					\
+	static struct knob_attr _name##_attr = {			\
+		.attr = __ATTR(_name, 0644, knob_show, knob_store),	\
+		.value = &policy._value,				\
+		.max = _max,						\
+	}
+
+KNOB_ATTR(rdma, user_on[CONTIG_DMA_USER_RDMA], 1);
+KNOB_ATTR(vfio, user_on[CONTIG_DMA_USER_VFIO], 1);
+KNOB_ATTR(min_size, min_size, ULONG_MAX);
+KNOB_ATTR(max_pages, max_pages, ULONG_MAX);
+/* In nanoseconds, a u64 holds 584 years; a day is enough */
+KNOB_ATTR(max_ms, max_ms, MSEC_PER_SEC * 60 * 60 * 24);
 
 static struct attribute *policy_attrs[] = {
 	&enabled_attr.attr,
-	&rdma_attr.attr,
-	&vfio_attr.attr,
-	&min_size_attr.attr,
-	&max_pages_attr.attr,
-	&max_ms_attr.attr,
+	&rdma_attr.attr.attr,
+	&vfio_attr.attr.attr,
+	&min_size_attr.attr.attr,
+	&max_pages_attr.attr.attr,
+	&max_ms_attr.attr.attr,
 	NULL,
 };
 

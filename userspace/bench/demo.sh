@@ -2,11 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make demo: a 256 MiB anonymous buffer mapped for the edu device through
-# VFIO, on fresh memory and on fragmented memory. Prints what the device
-# gets: physically contiguous runs, IOMMU leaves, iommu_map calls.
+# VFIO, on fresh memory and on fragmented memory; then, on the same
+# fragmented memory, a 256 MiB buffer of another process that contigctl
+# queries, prepares (/dev/contig_dma PREPARE) and queries again. Prints
+# what the device gets: physically contiguous runs, congruent chunks,
+# IOMMU leaves, iommu_map calls; and contigctl's own output.
 . /contig/lib.sh
 . /contig/bench-lib.sh
 bench_failed=0
+
+# show CMD...: run CMD, its output (and the command) shown by make demo
+show() {
+	echo "CONTIG-SHOW \$ $*"
+	"$@" > /tmp/demo.out 2>&1
+	rc=$?
+	sed 's/^/CONTIG-SHOW /' /tmp/demo.out
+	return $rc
+}
 
 guest_vfio_bind || fail_bench "vfio bind"
 out=$(vfio_edu --size 256 --iova 0x40000000 --offsets 16 --json) ||
@@ -19,5 +31,37 @@ emit fragmenter fragmented stock "{\"free_order9_blocks\": $blocks}"
 out=$(vfio_edu --size 256 --iova 0x100000000 --offsets 16 --json) ||
 	fail_bench "vfio_edu on fragmented memory"
 emit vfio-map-anon-256M fragmented stock "${out:-null}"
+
+# contigctl on a process's 256 MiB buffer, scattered over fragmented memory
+fifo=/tmp/demo.ready
+rm -f $fifo
+mkfifo $fifo
+contig_dma_test --hold $fifo 256 > /tmp/demo.hold 2>&1 &
+holder=$!
+read -r addr pid < $fifo
+rm -f $fifo
+if [ -z "$addr" ] || [ "$pid" != "$holder" ]; then
+	cat /tmp/demo.hold
+	fail_bench "the buffer's holder did not start"
+else
+	echo "CONTIG-SHOW contig_dma on fragmented memory ($(free_huge_blocks) free 2 MiB blocks): process $pid, 256 MiB at $addr"
+	show contigctl query --pid "$pid" "$addr" 256M ||
+		fail_bench "contigctl query"
+	out=$(contigctl query --pid "$pid" --json "$addr" 256M) ||
+		fail_bench "contigctl query --json"
+	emit contigctl-256M fragmented "before PREPARE" "${out:-null}"
+	show contigctl prepare --pid "$pid" "$addr" 256M ||
+		fail_bench "contigctl prepare"
+	show contigctl query --pid "$pid" "$addr" 256M ||
+		fail_bench "contigctl query after prepare"
+	show contigctl stats || fail_bench "contigctl stats"
+	out=$(contigctl query --pid "$pid" --json "$addr" 256M) ||
+		fail_bench "contigctl query --json"
+	emit contigctl-256M fragmented "after PREPARE" "${out:-null}"
+	kill -TERM "$holder"
+	wait "$holder" || fail_bench "the buffer's holder found corrupt pages"
+	echo "CONTIG-SHOW $(tail -n 1 /tmp/demo.hold)"
+fi
+
 stop_fragmenter || fail_bench "fragmenter found corrupt pages"
 exit $bench_failed

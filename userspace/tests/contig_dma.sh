@@ -75,6 +75,11 @@ if [ -n "$addr" ]; then
 			fail "query: no 'runs ' in its output"
 	fi
 
+	# The request must show in the tracepoint and in /proc/vmstat
+	T=/sys/kernel/tracing
+	echo > $T/trace
+	echo 1 > $T/events/contig_dma/enable || fail "no contig_dma tracepoints"
+	vm_before=$(awk '$1 == "contig_dma_request" { print $2 }' /proc/vmstat)
 	if run 0 "prepare --json" contigctl prepare --pid "$pid" --json "$addr" 64M; then
 		lines=$(echo "$out" | wc -l)
 		before=$(json_num "$out" before runs)
@@ -94,6 +99,14 @@ if [ -n "$addr" ]; then
 			fail "prepare: runs $before -> $after, no fewer"
 		fi
 	fi
+	echo 0 > $T/events/contig_dma/enable
+	ev=$(grep "contig_dma_prepare:" $T/trace)
+	echo "$ev"
+	echo "$ev" | grep -q "len=0x4000000 .*user=explicit outcome=prepared ret=0" ||
+		fail "no contig_dma_prepare event for the 64 MiB request"
+	vm_after=$(awk '$1 == "contig_dma_request" { print $2 }' /proc/vmstat)
+	[ "$((${vm_after:-0} - ${vm_before:-0}))" -ge 1 ] ||
+		fail "/proc/vmstat contig_dma_request went from '$vm_before' to '$vm_after'"
 fi
 
 if run 0 "stats" contigctl stats; then

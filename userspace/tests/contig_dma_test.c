@@ -25,9 +25,10 @@
  * PFNs in pagemap are only shown to it, and it sets up the unprivileged
  * and hugetlb cases.
  *
- * --hold FIFO: for contig_dma.sh, which drives contigctl at this process:
- * map a scattered, patterned 64 MiB buffer, write "ADDR PID" to FIFO, wait
- * for SIGTERM, then verify the buffer; exit 0 if it is intact.
+ * --hold FIFO [MIB]: for contig_dma.sh and make demo, which drive contigctl
+ * at this process: map a scattered, patterned buffer of MIB MiB (64 by
+ * default), write "ADDR PID" to FIFO, wait for SIGTERM, then verify the
+ * buffer; exit 0 if it is intact.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1490,7 +1491,7 @@ static void case_concurrent_munmap(int round, unsigned int delay_us, int nr)
 
 /* ---- contig_dma.sh's target ---- */
 
-static int hold(const char *fifo)
+static int hold(const char *fifo, unsigned long len)
 {
 	struct layout l;
 	unsigned long bad;
@@ -1509,7 +1510,7 @@ static int hold(const char *fifo)
 		fprintf(stderr, PROG ": %s: %s\n", fifo, strerror(errno));
 		return 2;
 	}
-	err = sbuf_make(&s, BIG_LEN, false, BIG_ID);
+	err = sbuf_make(&s, len, false, BIG_ID);
 	if (err) {
 		fprintf(stderr, PROG ": hold: mapping: %s\n", strerror(err));
 		return 2;
@@ -1538,10 +1539,11 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int nr = 0;
 
-	if (argc == 3 && !strcmp(argv[1], "--hold"))
-		return hold(argv[2]);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "--hold"))
+		return hold(argv[2], argc == 4 ?
+			    strtoul(argv[3], NULL, 0) * MIB : BIG_LEN);
 	if (argc != 1) {
-		fprintf(stderr, "usage: " PROG "\n       " PROG " --hold FIFO\n");
+		fprintf(stderr, "usage: " PROG "\n       " PROG " --hold FIFO [MIB]\n");
 		return 2;
 	}
 	/* Children fork with nothing buffered, and lines keep their order. */

@@ -14,7 +14,8 @@
  * 1. Snapshot. The PFN behind every page of the range is read (mmap_lock
  *    for read). Every frame of every zone a long-term pin may use (not
  *    ZONE_MOVABLE, not CMA: FOLL_LONGTERM would migrate the pages away
- *    again) is classified: free, movable (anon or shmem, on an LRU list, not
+ *    again), ZONE_DMA aside (kept for devices limited to it), is
+ *    classified: free, movable (anon or shmem, on an LRU list, not
  *    pinned, not KSM) or blocked (reserved, slab, page tables, kernel
  *    stacks and other kernel pages, pinned, hugetlb, non-LRU movable), and
  *    frames claimed by other requests count as blocked.
@@ -512,8 +513,18 @@ vma_defrag_choose_window(const struct vma_defrag_frames *frames,
 }
 EXPORT_SYMBOL_IF_KUNIT(vma_defrag_choose_window);
 
-static bool zone_pinnable(struct zone *zone)
+/*
+ * Zones a window may lie in: those a long-term pin may use (not
+ * ZONE_MOVABLE, whose pages FOLL_LONGTERM migrates away again), except
+ * ZONE_DMA, the few MiB that lowmem_reserve keeps for devices that can
+ * address nothing else: user pages are not to be moved into them.
+ */
+static bool zone_for_windows(struct zone *zone)
 {
+#ifdef CONFIG_ZONE_DMA
+	if (zone_idx(zone) == ZONE_DMA)
+		return false;
+#endif
 	return zone_idx(zone) != ZONE_MOVABLE && !zone_is_zone_device(zone);
 }
 
@@ -569,7 +580,7 @@ static int snapshot_frames(struct defrag_ctx *ctx)
 	unsigned int n = 0;
 
 	for_each_populated_zone(zone)
-		if (zone_pinnable(zone))
+		if (zone_for_windows(zone))
 			n++;
 	ctx->zones = kcalloc(n, sizeof(*ctx->zones), GFP_KERNEL);
 	if (!ctx->zones)
@@ -579,7 +590,7 @@ static int snapshot_frames(struct defrag_ctx *ctx)
 		struct defrag_zone_frames *zf = &ctx->zones[ctx->nr_zones];
 		struct vma_defrag_frames *f = &zf->frames;
 
-		if (!zone_pinnable(zone) || ctx->nr_zones == n)
+		if (!zone_for_windows(zone) || ctx->nr_zones == n)
 			continue;
 		zf->zone = zone;
 		f->base = zone->zone_start_pfn;

@@ -15,7 +15,9 @@ g branch -q -f contig-export contig
 g worktree remove -f "$tree/.export" 2>/dev/null || true
 g worktree add -q "$tree/.export" contig-export
 trap 'g worktree remove -f "$tree/.export"; g branch -q -D contig-export' EXIT
-(cd "$top" && git ls-files include mm drivers) | while read -r f; do
+(cd "$top" && git ls-files include mm drivers Documentation/mm \
+	Documentation/admin-guide Documentation/driver-api Documentation/ABI) |
+while read -r f; do
 	mkdir -p "$tree/.export/$(dirname "$f")"
 	cp "$top/$f" "$tree/.export/$f"
 done
@@ -26,7 +28,7 @@ done
 git -C "$tree/.export" add -A -f
 git -C "$tree/.export" -c user.name=contig -c user.email=contig@localhost \
 	commit -q -m "contig: on-demand physical contiguity for DMA" \
-	-m "The layout inspector, its debugfs interface and KUnit suite." \
+	-m "Page exchange (mm/exchange.c), range defragmentation with anchors and claimed frames (mm/vma_defrag.c), and the driver API with its policy, statistics, tracepoints and /dev/contig_dma (drivers/contig/), with their KUnit suites and documentation." \
 	-m "Signed-off-by: contig developers <contig@localhost>"
 rm -rf "$out"
 git -C "$tree/.export" format-patch -q -o "$out" pristine..HEAD

@@ -7,9 +7,10 @@
  * cheaper than the next:
  *
  *   1. the request itself (alignment, wrap-around, flags, page sizes);
- *   2. the VMAs: one VMA, no hole, anonymous or shmem memory;
- *   3. the policy (policy.c): enabled, the subsystem's switch, min_size;
+ *   2. the policy (policy.c): enabled, the subsystem's switch, min_size;
  *      explicit requests from user space pass this step;
+ *   3. the VMAs: one VMA, no hole, anonymous or shmem memory, and, with
+ *      enabled=madvise, marked MADV_HUGEPAGE;
  *   4. the layout as it is (a page-table walk): nothing populated, or
  *      already one run congruent with the key, ends the request;
  *   5. mm/vma_defrag.c, bounded by the request's and the policy's bounds,
@@ -141,6 +142,10 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 	    req->user >= NR_CONTIG_DMA_USERS)
 		return -EINVAL;
 
+	/* Disabled, or too small: decided before taking any lock */
+	res->outcome = contig_dma_policy_verdict(req->user, req->len, true);
+	if (res->outcome != CONTIG_DMA_PREPARED)
+		return 0;
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	ret = contig_dma_check_vmas(mm, req->start, req->len, true, &madvised);

@@ -80,7 +80,7 @@ if [ -n "$addr" ]; then
 	echo > $T/trace
 	echo 1 > $T/events/contig_dma/enable || fail "no contig_dma tracepoints"
 	vm_before=$(awk '$1 == "contig_dma_request" { print $2 }' /proc/vmstat)
-	if run 0 "prepare --json" contigctl prepare --pid "$pid" --json "$addr" 64M; then
+	if run 0 "prepare --json" contigctl prepare --pid "$pid" --json --progress "$addr" 64M; then
 		lines=$(echo "$out" | wc -l)
 		before=$(json_num "$out" before runs)
 		after=$(json_num "$out" after runs)
@@ -93,6 +93,12 @@ if [ -n "$addr" ]; then
 		esac
 		echo "$out" | grep -q '"command": *"prepare"' ||
 			fail "prepare --json: no \"command\":\"prepare\""
+		# --progress: a line per second once a request passes 1 s
+		ns=$(echo "$out" | sed -n 's/.*"ns": *\([0-9][0-9]*\).*/\1/p')
+		if [ "${ns:-0}" -gt 1500000000 ]; then
+			echo "$err" | grep -q "contigctl: preparing 64 MiB: .* s, about [0-9]* pages moved" ||
+				fail "prepare --progress: no progress line in $((ns / 1000000)) ms"
+		fi
 		if [ -z "$before" ] || [ -z "$after" ]; then
 			fail "prepare --json: no before.runs or after.runs"
 		elif [ "$after" -ge "$before" ]; then

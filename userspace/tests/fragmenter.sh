@@ -26,7 +26,11 @@ run_mode() {
 	now=$(free_huge_blocks)
 	log "mode '${mode:-free}': holding $held MiB, free order>=9 blocks: $after at ready, $now now"
 	[ "$after" = 0 ] || { log "FAIL: free 2 MiB blocks remain"; fail=1; }
-	[ "$now" = 0 ] || { log "FAIL: free 2 MiB blocks came back (compaction?)"; fail=1; }
+	# Pages other processes free after the fragmenter measured (the
+	# previous test's, per-CPU lists drained) can complete a free block
+	# or two; compaction, which the fragmenter turned off, would undo
+	# the fragmentation wholesale.
+	[ "$now" -le 2 ] || { log "FAIL: $now free 2 MiB blocks came back (compaction?)"; fail=1; }
 	if [ "$mode" = --unmovable ]; then
 		pinned=$(result /tmp/frag.out pinned_windows)
 		clean=$(result /tmp/frag.out clean_windows)

@@ -61,9 +61,9 @@ apply_series() {
 			cat /tmp/contig-apply.err >&2
 			die "patch $p no longer applies to linux $(cat "$tree/.contig-pristine")"
 		fi
-		git_t apply --index "$top/patches/$p"
-		git_t commit -q -m "$(sed -n 's/^Subject: *\(\[PATCH[^]]*\] *\)\{0,1\}//p' "$top/patches/$p" | head -n 1)" \
-			-m "(from contig patches/$p)"
+		# git am keeps the author, the message and the Signed-off-by,
+		# so that "make patches" exports them as they are here.
+		git_t am -q "$top/patches/$p"
 	done < "$top/patches/series"
 	echo "$want" > "$tree/.contig-series"
 }

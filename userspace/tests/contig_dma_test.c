@@ -385,9 +385,42 @@ static void case_query_layout(void)
 	finish(&res);
 }
 
-enum pmode { P_FULL, P_EXCHANGE_ONLY, P_BOUNDED };
+/*
+ * P_NS_BOUND and P_POLICY_BOUND give a request 1 ms, its own or the
+ * administrator's (max_ms): far less than moving 16384 pages takes on any
+ * machine, so the request must stop part way.
+ */
+enum pmode { P_FULL, P_EXCHANGE_ONLY, P_BOUNDED, P_NS_BOUND, P_POLICY_BOUND };
 
 #define BOUND_PAGES	64
+#define MAX_MS_KNOB	"/sys/kernel/mm/contig_dma/max_ms"
+#define PARTIAL_STAT	"/sys/kernel/mm/contig_dma/stats/requests_partial"
+
+/* A number in a sysfs file; -1 if unreadable */
+static long long sysfs_read(const char *path)
+{
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int sysfs_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, value, strlen(value)) < 0)
+		ret = errno;
+	close(fd);
+	return ret;
+}
 
 /*
  * PREPARE on a scattered 64 MiB buffer at a 2 MiB-aligned key. P_FULL
@@ -402,6 +435,7 @@ static void case_prepare(const char *name, bool memfd, enum pmode mode,
 	struct contig_dma_prepare p;
 	struct layout pm;
 	unsigned long long moved;
+	long long partial0 = 0;
 	struct sbuf s;
 	int err, ret;
 
@@ -420,6 +454,8 @@ static void case_prepare(const char *name, bool memfd, enum pmode mode,
 		p.flags = CONTIG_DMA_F_EXCHANGE_ONLY;
 	if (mode == P_BOUNDED)
 		p.max_pages = BOUND_PAGES;
+	if (mode == P_NS_BOUND)
+		p.max_ns = 1000000;
 
 	ret = layout_from_pagemap(0, p.start, p.length, p.key, &pm);
 	if (!ret)
@@ -430,7 +466,20 @@ static void case_prepare(const char *name, bool memfd, enum pmode mode,
 	check(&res, !ret && pm.runs > 1,
 	      "test setup: the buffer is not scattered (%lu runs)", pm.runs);
 
+	if (mode == P_POLICY_BOUND) {
+		partial0 = sysfs_read(PARTIAL_STAT);
+		ret = sysfs_write(MAX_MS_KNOB, "1");
+		check(&res, !ret, "writing 1 to " MAX_MS_KNOB ": %s",
+		      strerror(ret));
+	}
 	err = prepare(&p);
+	if (mode == P_POLICY_BOUND) {
+		ret = sysfs_write(MAX_MS_KNOB, "0");
+		check(&res, !ret, "writing 0 to " MAX_MS_KNOB ": %s",
+		      strerror(ret));
+		check(&res, sysfs_read(PARTIAL_STAT) > partial0,
+		      "stats/requests_partial did not count the request");
+	}
 	if (check_errno(&res, err, 0)) {
 		print_layout(name, "before", &p.before);
 		print_layout(name, "after ", &p.after);
@@ -446,7 +495,8 @@ static void case_prepare(const char *name, bool memfd, enum pmode mode,
 	      "pages corrupt (the buffer or the one interleaved with it)");
 	moved = p.moves.migrated + p.moves.exchanged;
 
-	if (!err && mode != P_BOUNDED)
+	/* Requests stopped by a bound account for only what they reached */
+	if (!err && (mode == P_FULL || mode == P_EXCHANGE_ONLY))
 		check(&res, p.moves.in_place + moved + failed_sum(&p.moves) ==
 		      p.before.present,
 		      "moves account for %llu pages, %llu present",
@@ -471,6 +521,12 @@ static void case_prepare(const char *name, bool memfd, enum pmode mode,
 		/* One THP may carry the count past the bound, no more. */
 		check(&res, moved >= 1 && moved <= BOUND_PAGES + 512,
 		      "%llu pages moved, bound %d", moved, BOUND_PAGES);
+	}
+	if (!err && (mode == P_NS_BOUND || mode == P_POLICY_BOUND)) {
+		check(&res, p.moves.partial == 1, "partial is %u, expected 1",
+		      p.moves.partial);
+		check(&res, moved < s.pages,
+		      "all %llu pages moved within 1 ms", moved);
 	}
 	sbuf_free(&s, s.len);
 	finish(&res);
@@ -1575,6 +1631,9 @@ int main(int argc, char **argv)
 	case_prepare("prepare with CONTIG_DMA_F_EXCHANGE_ONLY", false,
 		     P_EXCHANGE_ONLY, nr++);
 	case_prepare("prepare with max_pages=64", false, P_BOUNDED, nr++);
+	case_prepare("prepare with max_ns=1 ms", false, P_NS_BOUND, nr++);
+	case_prepare("prepare under the policy's max_ms=1", false,
+		     P_POLICY_BOUND, nr++);
 	case_old_size(true, nr++);
 	case_old_size(false, nr++);
 	case_pidfd();

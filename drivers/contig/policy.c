@@ -10,7 +10,7 @@
  *   rdma, vfio  per-subsystem switches for the driver hooks
  *   min_size    driver requests shorter than this are not worth a walk
  *   max_pages   bound on pages moved per request (0: none)
- *   max_ms      bound on time per request (0: none)
+ *   max_ms      bound on time per request, checked between moves (0: none)
  *
  * Explicit requests (the /dev/contig_dma ioctl) pass the first four, as
  * MADV_COLLAPSE ignores THP's "enabled": the caller asked for exactly this
@@ -89,7 +89,7 @@ enum contig_dma_outcome contig_dma_policy_verdict(enum contig_dma_user user,
 /**
  * contig_dma_policy_bounds() - the administrator's bounds on one request
  * @max_pages: pages moved at most, 0 for no bound
- * @max_ns: time at most, 0 for no bound
+ * @max_ns: time at most, checked between moves; 0 for no bound
  */
 void contig_dma_policy_bounds(unsigned long *max_pages, u64 *max_ns)
 {

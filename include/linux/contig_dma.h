@@ -63,7 +63,7 @@ enum contig_dma_user {
  * @user: the subsystem asking
  * @flags: CONTIG_DMA_* flags
  * @max_pages: pages to move at most; 0 for the policy's bound only
- * @max_ns: time to spend at most; 0 for the policy's bound only
+ * @max_ns: time at most, checked between moves; 0 for the policy's bound only
  */
 struct contig_dma_request {
 	unsigned long start;

@@ -130,7 +130,7 @@ struct contig_dma_query {
  * @pgsize_bitmap: page sizes the device can map; must include 4 KiB;
  *	0 for CONTIG_DMA_PGSIZES_DEFAULT
  * @max_pages: stop after moving this many pages; 0: the system's bound
- * @max_ns: stop after this long; 0: the system's bound
+ * @max_ns: stop moving pages once this long has passed; 0: the system's bound
  * @moves: output, what was done
  * @before: output, the layout before
  * @after: output, the layout after

@@ -1394,17 +1394,26 @@ static void defrag_segment(struct defrag_ctx *ctx,
 /* ---------------------------------------------------------------------- */
 /* The request */
 
-static int collect_pfns(struct defrag_ctx *ctx)
+/*
+ * Read the PFN behind each page of [first, first + nr) into ctx->pfns, 0
+ * where nothing is mapped, under one hold of mmap_lock. @thps, if not
+ * NULL, gets the pages where a PMD-sized folio starts. Returns the pages
+ * present, or -EINTR.
+ */
+static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
+		      unsigned long nr, unsigned long *thps)
 {
 	unsigned long i, va;
+	long present = 0;
 
 	if (mmap_read_lock_killable(ctx->mm))
 		return -EINTR;
-	for (i = 0; i < ctx->nr_pages; i++) {
+	for (i = first; i < first + nr; i++) {
 		struct vm_area_struct *vma;
 		struct folio_walk fw;
 		struct folio *folio;
 
+		ctx->pfns[i] = 0;
 		va = ctx->req->start + i * PAGE_SIZE;
 		vma = vma_lookup(ctx->mm, va);
 		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_HUGETLB)))
@@ -1413,15 +1422,16 @@ static int collect_pfns(struct defrag_ctx *ctx)
 		if (!folio)
 			continue;
 		ctx->pfns[i] = page_to_pfn(fw.page);
-		ctx->stats->present++;
-		if (fw.page == &folio->page && folio_order(folio) == PMD_ORDER)
-			__set_bit(i, ctx->thps);
+		present++;
+		if (thps && fw.page == &folio->page &&
+		    folio_order(folio) == PMD_ORDER)
+			__set_bit(i, thps);
 		folio_walk_end(&fw, vma);
 		if (!(i % 512))
 			cond_resched();
 	}
 	mmap_read_unlock(ctx->mm);
-	return 0;
+	return present;
 }
 
 /*
@@ -1473,23 +1483,6 @@ static void watch_claims(struct defrag_ctx *ctx, unsigned int from)
 	}
 }
 
-/* Read the PFNs of [first, first + nr) again: they may have moved. */
-static void refresh_pfns(struct defrag_ctx *ctx, unsigned long first,
-			 unsigned long nr)
-{
-	unsigned long i, pfn;
-	struct folio *folio;
-	bool supported;
-
-	for (i = first; i < first + nr; i++) {
-		folio = lookup(ctx, ctx->req->start + i * PAGE_SIZE, &pfn,
-			       &supported);
-		ctx->pfns[i] = folio ? pfn : 0;
-		if (folio)
-			folio_put(folio);
-	}
-}
-
 /* Move the pages of every segment; anchor failed chunks again, once. */
 static void move_all(struct defrag_ctx *ctx)
 {
@@ -1520,7 +1513,9 @@ static void move_all(struct defrag_ctx *ctx)
 
 			if (should_stop(ctx))
 				break;
-			refresh_pfns(ctx, first, nr);
+			/* Its pages may have moved: read them again */
+			if (read_pfns(ctx, first, nr, NULL) < 0)
+				break;
 			mutex_lock(&anchor_lock);
 			block_claims(ctx);
 			anchor_segment(ctx, first, nr, seg.align);
@@ -1570,6 +1565,7 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 {
 	struct defrag_ctx *ctx;
 	u64 t0 = ktime_get_ns();
+	long present;
 	int ret;
 
 	memset(stats, 0, sizeof(*stats));
@@ -1617,10 +1613,12 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 	lru_add_drain_all();
 	drain_all_pages(NULL);
 
-	ret = collect_pfns(ctx);
+	present = read_pfns(ctx, 0, ctx->nr_pages, ctx->thps);
+	ret = present < 0 ? present : 0;
 	/* Nothing populated: nothing to move, and no window to claim */
-	if (ret || !stats->present)
+	if (present <= 0)
 		goto out;
+	stats->present = present;
 
 	mutex_lock(&anchor_lock);
 	ret = snapshot_frames(ctx);

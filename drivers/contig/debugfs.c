@@ -17,7 +17,9 @@
 #include <linux/contig_dma.h>
 #include <linux/debugfs.h>
 #include <linux/init.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/pagewalk.h>
 #include <linux/ptrace.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -76,6 +78,23 @@ struct mm_struct *contig_debugfs_mm(pid_t nr, unsigned int mode)
 	mm = mm_access(task, mode);
 	put_task_struct(task);
 	return mm ? mm : ERR_PTR(-ESRCH);
+}
+
+struct folio *contig_debugfs_folio(struct mm_struct *mm, unsigned long va)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, va);
+	struct folio_walk fw;
+	struct folio *folio;
+
+	mmap_assert_locked(mm);
+	if (!vma)
+		return NULL;
+	folio = folio_walk_start(&fw, vma, va, 0);
+	if (folio) {
+		folio_get(folio);
+		folio_walk_end(&fw, vma);
+	}
+	return folio;
 }
 
 static int query_pid(pid_t nr, unsigned long start, unsigned long len,

@@ -7,6 +7,8 @@
 #include <linux/mutex.h>
 
 struct dentry;
+struct folio;
+struct mm_struct;
 
 /*
  * A debugfs file whose write runs a request and whose reads return the
@@ -30,6 +32,9 @@ int contig_request_copy(const char __user *ubuf, size_t count, char *kbuf,
 
 /* The mm of process @nr, if the caller may access it in @mode (ptrace) */
 struct mm_struct *contig_debugfs_mm(pid_t nr, unsigned int mode);
+
+/* The folio mapped at @va, with a reference, or NULL; mmap_lock held */
+struct folio *contig_debugfs_folio(struct mm_struct *mm, unsigned long va);
 
 #ifdef CONFIG_CONTIG_DMA_DEBUG_MOVE
 void contig_debugfs_move_init(struct dentry *dir);

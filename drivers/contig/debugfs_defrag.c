@@ -25,7 +25,6 @@
 #include <linux/gfp.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
-#include <linux/pagewalk.h>
 #include <linux/ptrace.h>
 #include <linux/sched/mm.h>
 #include <linux/sizes.h>
@@ -132,18 +131,11 @@ static unsigned int lookup_batch(struct mm_struct *mm, unsigned long start,
 
 	mmap_read_lock(mm);
 	for (j = 0; j < nr; j++) {
-		unsigned long va = start + (i + j) * PAGE_SIZE;
-		struct vm_area_struct *vma = vma_lookup(mm, va);
-		struct folio_walk fw;
 		struct folio *folio;
 
-		if (!vma)
-			continue;
-		folio = folio_walk_start(&fw, vma, va, 0);
+		folio = contig_debugfs_folio(mm, start + (i + j) * PAGE_SIZE);
 		if (!folio)
 			continue;
-		folio_get(folio);
-		folio_walk_end(&fw, vma);
 		if (folio_test_large(folio)) {
 			/* The block is handed out in base pages */
 			mmap_read_unlock(mm);

@@ -24,7 +24,6 @@
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
-#include <linux/pagewalk.h>
 #include <linux/ptrace.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -66,21 +65,10 @@ static int move_lookup(pid_t pid, unsigned long addr, unsigned long count,
 	mmap_read_lock(mm);
 	for (i = 0; i < count; i++) {
 		unsigned long a = addr + i * (*step ? *step : PAGE_SIZE);
-		struct vm_area_struct *vma = vma_lookup(mm, a);
-		struct folio_walk fw;
-		struct folio *folio;
 
-		folios[i] = NULL;
-		if (!vma)
-			continue;
-		folio = folio_walk_start(&fw, vma, a, 0);
-		if (!folio)
-			continue;
-		folio_get(folio);
-		folio_walk_end(&fw, vma);
-		folios[i] = folio;
-		if (!*step)
-			*step = folio_size(folio);
+		folios[i] = contig_debugfs_folio(mm, a);
+		if (folios[i] && !*step)
+			*step = folio_size(folios[i]);
 	}
 	mmap_read_unlock(mm);
 	mmput(mm);

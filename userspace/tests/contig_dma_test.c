@@ -218,6 +218,33 @@ static int prepare(struct contig_dma_prepare *p)
 	return ioctl(devfd, CONTIG_DMA_PREPARE, p) ? errno : 0;
 }
 
+/*
+ * A QUERY of [@addr, @addr + @len) with the VA as key, in the process of
+ * @pidfd, or in ours when @pidfd is negative.
+ */
+static void query_init(struct contig_dma_query *q, int pidfd,
+		       const void *addr, unsigned long len)
+{
+	memset(q, 0, sizeof(*q));
+	q->size = sizeof(*q);
+	if (pidfd >= 0) {
+		q->flags = CONTIG_DMA_F_PIDFD;
+		q->pidfd = pidfd;
+	}
+	q->start = (uintptr_t)addr;
+	q->length = len;
+	q->key = (uintptr_t)addr;
+}
+
+/* The PREPARE of what @q queries: the same leading input fields */
+static void prepare_like(struct contig_dma_prepare *p,
+			 const struct contig_dma_query *q)
+{
+	memset(p, 0, sizeof(*p));
+	memcpy(p, q, QUERY_V1);
+	p->size = sizeof(*p);
+}
+
 static unsigned long long failed_sum(const struct contig_dma_moves *m)
 {
 	unsigned long long n = 0;
@@ -353,11 +380,7 @@ static void case_query_layout(void)
 	 * layout that stood still around the call is a fair comparison.
 	 */
 	for (tries = 0; tries < 3; tries++) {
-		memset(&q, 0, sizeof(q));
-		q.size = sizeof(q);
-		q.start = (uintptr_t)buf;
-		q.length = BIG_LEN;
-		q.key = (uintptr_t)buf;
+		query_init(&q, -1, buf, BIG_LEN);
 		ret = layout_from_pagemap(0, q.start, BIG_LEN, q.key, &pm1);
 		err = query(&q);
 		ret = ret ? ret : layout_from_pagemap(0, q.start, BIG_LEN,
@@ -635,13 +658,7 @@ static void case_pidfd(void)
 		goto out;
 	}
 
-	memset(&q, 0, sizeof(q));
-	q.size = sizeof(q);
-	q.flags = CONTIG_DMA_F_PIDFD;
-	q.pidfd = pidfd;
-	q.start = (uintptr_t)a;
-	q.length = BIG_LEN;
-	q.key = (uintptr_t)a;
+	query_init(&q, pidfd, a, BIG_LEN);
 	err = query(&q);
 	if (check_errno(&rq, err, 0)) {
 		print_layout(rq.name, "child's buffer", &q.layout);
@@ -652,13 +669,7 @@ static void case_pidfd(void)
 			     q.key);
 	}
 
-	memset(&p, 0, sizeof(p));
-	p.size = sizeof(p);
-	p.flags = CONTIG_DMA_F_PIDFD;
-	p.pidfd = pidfd;
-	p.start = (uintptr_t)a;
-	p.length = BIG_LEN;
-	p.key = (uintptr_t)a;
+	prepare_like(&p, &q);
 	err = prepare(&p);
 	if (check_errno(&rp, err, 0)) {
 		print_layout(rp.name, "before", &p.before);
@@ -716,31 +727,17 @@ static int unpriv_child(int report_fd)
 		goto out;
 	}
 
-	memset(&q, 0, sizeof(q));
-	q.size = sizeof(q);
-	q.flags = CONTIG_DMA_F_PIDFD;
-	q.pidfd = pidfd;
-	q.start = (uintptr_t)main_buf;
-	q.length = MAIN_LEN;
-	q.key = (uintptr_t)main_buf;
+	query_init(&q, pidfd, main_buf, MAIN_LEN);
 	r.query_pidfd = query(&q);
-	memset(&p, 0, sizeof(p));
-	memcpy(&p, &q, QUERY_V1);
-	p.size = sizeof(p);
+	prepare_like(&p, &q);
 	r.prepare_pidfd = prepare(&p);
 
 	r.setup_err = sbuf_make(&s, 4 * MIB, false, BIG_ID);
 	if (r.setup_err)
 		goto out;
-	memset(&q, 0, sizeof(q));
-	q.size = sizeof(q);
-	q.start = (uintptr_t)s.a;
-	q.length = s.len;
-	q.key = (uintptr_t)s.a;
+	query_init(&q, -1, s.a, s.len);
 	r.query_own = query(&q);
-	memset(&p, 0, sizeof(p));
-	memcpy(&p, &q, QUERY_V1);
-	p.size = sizeof(p);
+	prepare_like(&p, &q);
 	r.prepare_own = prepare(&p);
 	r.own_runs_before = p.before.runs;
 	r.own_runs_after = p.after.runs;

@@ -20,3 +20,39 @@ fail_bench() {
 perftest_bw_avg() {
 	awk '$1 ~ /^[0-9]+$/ && NF >= 5 { bw = $4 } END { print bw + 0 }' "$1"
 }
+
+# contig_policy never|madvise|always: contig's policy for driver requests
+# (/sys/kernel/mm/contig_dma/enabled), with both subsystem switches on.
+contig_policy() {
+	echo "$1" > /sys/kernel/mm/contig_dma/enabled &&
+		echo 1 > /sys/kernel/mm/contig_dma/vfio &&
+		echo 1 > /sys/kernel/mm/contig_dma/rdma
+}
+
+# vfio_policy_sides SIZE OFFSETS CYCLES IOVA...: on the memory as it is,
+# map a SIZE MiB buffer of 4 KiB pages (MADV_NOHUGEPAGE: a THP fault
+# would take the 2 MiB blocks an earlier "always" run freed, so every run
+# starts from scattered pages) for the edu device through VFIO type1 and
+# iommufd, with contig's policy "never", then "always". Each run takes
+# the next IOVA of the list: the host attributes QEMU's IOTLB events to a
+# run by its IOVA range. OFFSETS DMA round trips spread over the buffer
+# are the IOTLB sweep; CYCLES repeated map/unmap cycles time the map of a
+# buffer that is already in place. Leaves the policy at "madvise".
+vfio_policy_sides() {
+	size=$1 offsets=$2 cycles=$3
+	shift 3
+	for policy in never always; do
+		contig_policy $policy || fail_bench "contig policy $policy"
+		for iface in type1 iommufd; do
+			iova=$1
+			shift
+			out=$(vfio_edu --size "$size" --iova "$iova" \
+				--offsets "$offsets" --cycles "$cycles" \
+				--iface $iface --backing nothp --json) ||
+				fail_bench "vfio_edu $iface, policy $policy, $size MiB"
+			emit vfio-policy-${size}M fragmented "$iface/$policy" \
+				"${out:-null}"
+		done
+	done
+	contig_policy madvise
+}

@@ -51,7 +51,8 @@
  *     - target free: that exact frame is taken out of the buddy allocator
  *       (so nobody else can get it meanwhile) and the page is migrated into
  *       it; frames taken but not used are freed at the end. The window's
- *       pageblocks are isolated meanwhile (isolate_window());
+ *       pageblocks are isolated meanwhile, ahead of the moves as far as
+ *       free memory allows (isolate_ahead());
  *     - target used by a movable folio: the two are exchanged
  *       (mm/exchange.c), which needs no free memory: the other owner gets
  *       our old frame with its data intact;
@@ -621,6 +622,69 @@ static void free_frames(struct defrag_ctx *ctx)
 	}
 	kfree(ctx->zones);
 }
+
+/**
+ * vma_defrag_windows() - the windows a request could be anchored at now
+ * @orders: window sizes, as orders of pages (PMD_ORDER, PUD_ORDER, ...)
+ * @nr: entries in @orders and @res
+ * @res: filled in, one per order
+ *
+ * Counts, for each size, the naturally aligned windows that lie in one
+ * zone windows may use, and among them the clean ones: no frame blocked
+ * (kernel memory, pinned, hugetlb, ...) or claimed by a request. A range
+ * whose chunks of that size should all be congruent needs one clean window
+ * per chunk. Read without locks, like the anchor search, so it is a
+ * snapshot. For administrators and tests: "would a 1 GiB chunk fit now?".
+ *
+ * Context: process context; may sleep. Scans every frame of those zones.
+ * Return: 0, or -ENOMEM.
+ */
+int vma_defrag_windows(const unsigned int *orders, unsigned int nr,
+		       struct vma_defrag_window_count *res)
+{
+	static const struct vma_defrag_request req = {};
+	struct defrag_ctx *ctx;
+	unsigned int z, o;
+	int ret;
+
+	/* Only the snapshot is used, but the context is too big for a stack */
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->req = &req;
+	ret = snapshot_frames(ctx);
+	for (o = 0; !ret && o < nr; o++) {
+		unsigned long size = 1UL << orders[o];
+
+		res[o] = (struct vma_defrag_window_count){
+			.fewest_blocked = ULONG_MAX,
+		};
+		for (z = 0; z < ctx->nr_zones; z++) {
+			struct vma_defrag_frames *f = &ctx->zones[z].frames;
+			unsigned long pfn = ALIGN(f->base, size), blocked;
+
+			for (; pfn + size <= f->base + f->nr; pfn += size) {
+				/* A zone spans holes: those are no window */
+				if (!pfn_to_online_page(pfn) ||
+				    !pfn_to_online_page(pfn + size - 1))
+					continue;
+				blocked = bits_in(f->blocked, pfn - f->base,
+						  pfn - f->base + size);
+				res[o].windows++;
+				res[o].clean += !blocked;
+				res[o].fewest_blocked =
+					min(res[o].fewest_blocked, blocked);
+				cond_resched();
+			}
+		}
+		if (!res[o].windows)
+			res[o].fewest_blocked = 0;
+	}
+	free_frames(ctx);
+	kfree(ctx);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vma_defrag_windows);
 
 static void block_window(struct defrag_ctx *ctx, unsigned long pfn,
 			 unsigned long nr)
@@ -1265,37 +1329,117 @@ static unsigned long defrag_page(struct defrag_ctx *ctx,
 
 /*
  * Isolate the pageblocks of a window, as alloc_contig_range() does for its
- * range: the allocator cannot hand out its free frames meanwhile, frames
- * freed in it stay there, and taking a free target is not held to the
+ * range: the allocator cannot hand out their free frames meanwhile, frames
+ * freed in them stay there, and taking a free target is not held to the
  * watermark. That is right for a move: each frame taken is given back as
  * soon as the page that moved into it has left its old frame, so near the
  * watermark (memory 97 % full) the window's few free frames still count.
- * Pageblock by pageblock, each marked in @isolated: one that cannot be
- * isolated (a page that is not movable right now, someone else's
- * isolation) is just filled without, and the others still are.
+ *
+ * But not the whole window at once when memory is short: the free frames
+ * of an isolated pageblock are lost to every other allocation, and a
+ * 1 GiB window isolated whole in a fragmented guest took the bulk of free
+ * memory away for the length of the request, until the OOM killer stepped
+ * in. So pageblocks are isolated ahead of the moves, and released once the
+ * moves are past them, as far ahead as keeps the free frames isolated (as
+ * the snapshot counted them) within half of what the zone has free, and
+ * always the pageblock being filled and the next. Kernel allocations
+ * landing in the window further ahead meanwhile are what re-anchoring is
+ * for. A pageblock that cannot be isolated (a page that is not movable
+ * right now, someone else's isolation) is just filled without.
  */
-static void isolate_window(const struct defrag_segment *seg,
-			   unsigned long *isolated)
-{
-	unsigned long pb = pageblock_start_pfn(seg->anchor), i;
-	unsigned long end = pageblock_align(seg->anchor + seg->nr);
+#define ISOLATE_MIN_AHEAD	2	/* pageblocks */
 
-	for (i = 0; pb < end; pb += pageblock_nr_pages, i++)
-		if (!start_isolate_page_range(pb, pb + pageblock_nr_pages,
-					      MIGRATE_MOVABLE, 0, GFP_KERNEL))
-			__set_bit(i, isolated);
+struct window_isolation {
+	unsigned long *isolated;	/* a bit per pageblock of the window */
+	const struct vma_defrag_frames *frames;	/* the zone's snapshot */
+	struct zone *zone;
+	unsigned long base;		/* PFN of its first pageblock */
+	unsigned long nr;		/* its pageblocks */
+	unsigned long next;		/* the first not tried yet */
+	unsigned long released;		/* the first not released yet */
+	unsigned long free;		/* free frames in isolated pageblocks */
+};
+
+static void isolation_init(struct defrag_ctx *ctx,
+			   struct window_isolation *iso,
+			   const struct defrag_segment *seg)
+{
+	unsigned int z;
+
+	iso->base = pageblock_start_pfn(seg->anchor);
+	iso->nr = (pageblock_align(seg->anchor + seg->nr) - iso->base) /
+		  pageblock_nr_pages;
+	for (z = 0; z < ctx->nr_zones; z++) {
+		const struct vma_defrag_frames *f = &ctx->zones[z].frames;
+
+		if (seg->anchor >= f->base && seg->anchor < f->base + f->nr) {
+			iso->frames = f;
+			iso->zone = ctx->zones[z].zone;
+		}
+	}
+	if (iso->frames)
+		iso->isolated = bitmap_zalloc(iso->nr, GFP_KERNEL);
 }
 
-static void unisolate_window(const struct defrag_segment *seg,
-			     unsigned long *isolated)
+/* Free frames of pageblock @i of the window, as the snapshot saw them */
+static unsigned long pageblock_free(const struct window_isolation *iso,
+				    unsigned long i)
 {
-	unsigned long pb = pageblock_start_pfn(seg->anchor), i;
-	unsigned long end = pageblock_align(seg->anchor + seg->nr);
+	const struct vma_defrag_frames *f = iso->frames;
+	unsigned long from = iso->base + i * pageblock_nr_pages;
+	unsigned long to = from + pageblock_nr_pages;
 
-	for (i = 0; pb < end; pb += pageblock_nr_pages, i++)
-		if (test_bit(i, isolated))
-			undo_isolate_page_range(pb, pb + pageblock_nr_pages,
-						MIGRATE_MOVABLE);
+	from = clamp(from, f->base, f->base + f->nr);
+	to = clamp(to, f->base, f->base + f->nr);
+	return bits_in(f->free, from - f->base, to - f->base);
+}
+
+static void release_isolated(struct window_isolation *iso, unsigned long end)
+{
+	unsigned long pb;
+
+	for (; iso->released < end; iso->released++) {
+		if (!test_bit(iso->released, iso->isolated))
+			continue;
+		pb = iso->base + iso->released * pageblock_nr_pages;
+		undo_isolate_page_range(pb, pb + pageblock_nr_pages,
+					MIGRATE_MOVABLE);
+		iso->free -= pageblock_free(iso, iso->released);
+	}
+}
+
+/* Isolate ahead of the target of page @index, release what lies behind */
+static void isolate_ahead(struct window_isolation *iso,
+			  const struct defrag_segment *seg, unsigned long index)
+{
+	unsigned long cur, pb, nfree;
+
+	if (!iso->isolated)
+		return;
+	cur = (seg->anchor + index - seg->first - iso->base) /
+	      pageblock_nr_pages;
+	release_isolated(iso, min(cur, iso->next));
+	for (; iso->next < iso->nr; iso->next++) {
+		nfree = pageblock_free(iso, iso->next);
+		if (iso->next >= cur + ISOLATE_MIN_AHEAD &&
+		    iso->free + nfree >
+		    zone_page_state(iso->zone, NR_FREE_PAGES) / 2)
+			break;
+		pb = iso->base + iso->next * pageblock_nr_pages;
+		if (start_isolate_page_range(pb, pb + pageblock_nr_pages,
+					     MIGRATE_MOVABLE, 0, GFP_KERNEL))
+			continue;
+		__set_bit(iso->next, iso->isolated);
+		iso->free += nfree;
+	}
+}
+
+static void isolation_end(struct window_isolation *iso)
+{
+	if (!iso->isolated)
+		return;
+	release_isolated(iso, iso->next);
+	bitmap_free(iso->isolated);
 }
 
 /*
@@ -1353,19 +1497,19 @@ static void defrag_segment(struct defrag_ctx *ctx,
 			   unsigned long *reanchor)
 {
 	unsigned long index = seg->first, end = seg->first + seg->nr, done;
-	unsigned long *isolated = NULL;
+	struct window_isolation iso = {};
 
-	/* Pageblocks of the window, and one more for an unaligned start */
+	/* Exchanges alone take no free frame: nothing to keep for them */
 	if (!(ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY))
-		isolated = bitmap_zalloc(seg->nr / pageblock_nr_pages + 2,
-					 GFP_KERNEL);
-	if (isolated)
-		isolate_window(seg, isolated);
+		isolation_init(ctx, &iso, seg);
 	ctx->seg = seg;
 	ctx->reanchor = reanchor;
-	while (index < end && !should_stop(ctx))
+	while (index < end && !should_stop(ctx)) {
+		isolate_ahead(&iso, seg, index);
 		index += defrag_index(ctx, seg, index);
+	}
 	flush_batch(ctx);
+	isolation_end(&iso);
 
 	/* Pages that met a transient reference or lock: once more */
 	ctx->retrying = true;
@@ -1385,9 +1529,6 @@ static void defrag_segment(struct defrag_ctx *ctx,
 								  end);
 	bitmap_zero(ctx->retry, end);
 	ctx->reanchor = NULL;
-	if (isolated)
-		unisolate_window(seg, isolated);
-	bitmap_free(isolated);
 	refault_segment(ctx, seg);
 }
 

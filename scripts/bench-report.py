@@ -43,10 +43,15 @@ def metrics(rec, events):
     r = rec.get("result") or {}
     out = {"scenario": rec["scenario"], "memory": rec["memory"],
            "side": rec["side"]}
-    if rec["scenario"].startswith("vfio-map"):
+    if rec["scenario"].startswith("vfio-"):
         iova, size = int(r["iova"], 16), r["size_mib"] << 20
         out.update({
             "size_mib": r["size_mib"], "iova": r["iova"],
+            "iface": r.get("iface", "type1"),
+            "backing": r.get("backing", "anon"),
+            "runs_before": r.get("runs_before"),
+            "map_dma_repeat_us": r.get("map_repeat_us"),
+            "map_cycles": r.get("cycles"),
             "M1_leaves_4k": r["leaves_4k"], "M1_leaves_2m": r["leaves_2m"],
             "M1_leaves_1g": r["leaves_1g"], "M2_map_calls": r["map_calls"],
             "map_dma_us": r["map_us"], "runs": r["runs"],
@@ -145,7 +150,56 @@ CELL = {
 }
 
 
+# The VFIO policy comparison: one row per map, never against always.
+VFIO_COLS = [
+    ("runs before", "runs_before"),
+    ("runs mapped", "runs"),
+    ("leaves 4K", "M1_leaves_4k"),
+    ("leaves 2M", "M1_leaves_2m"),
+    ("leaves 1G", "M1_leaves_1g"),
+    ("map calls", "M2_map_calls"),
+    ("map first us", "map_dma_us"),
+    ("map repeat us", "map_dma_repeat_us"),
+    ("first vs never", "first_ratio"),
+    ("repeat vs never", "repeat_ratio"),
+    ("IOTLB miss/DMA", "M5_iotlb_misses_per_dma"),
+    ("DMA ok", "dma_round_trips"),
+]
+
+
+def vfio_table(results):
+    """Rows of the vfio-policy scenarios, with map-time ratios to the
+    policy-never run of the same interface and size (one run, same
+    memory: times are only compared as ratios)."""
+    rows = [r for r in results if r["scenario"].startswith("vfio-policy")]
+    if not rows:
+        return
+    never = {(r["size_mib"], r["iface"]): r for r in rows
+             if r["side"].endswith("/never")}
+    for r in rows:
+        base = never.get((r["size_mib"], r["iface"]))
+        for key, ratio in (("map_dma_us", "first_ratio"),
+                           ("map_dma_repeat_us", "repeat_ratio")):
+            if base and base.get(key) and r.get(key) is not None:
+                r[ratio] = f"{r[key] / base[key]:.2f}x"
+    head = ["VFIO map, fragmented", "policy"] + [c for c, _ in VFIO_COLS]
+    lines = [[f"{r['iface']} {r['size_mib']} MiB {r['backing']}",
+              r["side"].split("/")[-1]] +
+             [str(r[k]) if r.get(k) is not None else "-"
+              for _, k in VFIO_COLS] for r in rows]
+    widths = [max(len(row[i]) for row in [head] + lines)
+              for i in range(len(head))]
+    fmt = "  ".join("{:<%d}" % w for w in widths)
+    print()
+    print(fmt.format(*head))
+    print(fmt.format(*["-" * w for w in widths]))
+    for row in lines:
+        print(fmt.format(*row))
+
+
 def table(results):
+    results = [r for r in results
+               if not r["scenario"].startswith("vfio-policy")]
     cols = []
     for r in results:
         col = (r["memory"], r["side"])
@@ -215,6 +269,7 @@ def main():
         json.dump({"results": results, "errors": errors}, f, indent=1)
     if results:
         table(results)
+        vfio_table(results)
     print(f"results: {args.json}")
     for e in errors:
         print("ERROR:", e)

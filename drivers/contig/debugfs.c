@@ -13,6 +13,14 @@
  * /proc/<pid>/pagemap (PTRACE_MODE_READ), on top of debugfs being
  * root-only. The stable user ABI is the /dev/contig_dma ioctl; this file
  * is debugging aid and may change.
+ *
+ * contig/windows, read-only, says how many naturally aligned 2 MiB and
+ * 1 GiB windows the anchor search could use right now (vma_defrag_windows()):
+ *
+ *   # cat /sys/kernel/debug/contig/windows
+ *   size windows clean fewest_blocked
+ *   2M 1536 412 0
+ *   1G 3 0 25
  */
 #include <linux/contig_dma.h>
 #include <linux/debugfs.h>
@@ -22,8 +30,10 @@
 #include <linux/pagewalk.h>
 #include <linux/ptrace.h>
 #include <linux/sched/mm.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vma_defrag.h>
 
 #include "debugfs.h"
 
@@ -152,11 +162,31 @@ static const struct file_operations layout_fops = {
 	.write		= layout_write,
 };
 
+static int windows_show(struct seq_file *m, void *v)
+{
+	static const unsigned int orders[] = { PMD_ORDER, PUD_ORDER };
+	static const char * const names[] = { "2M", "1G" };
+	struct vma_defrag_window_count res[ARRAY_SIZE(orders)];
+	unsigned int i;
+	int ret;
+
+	ret = vma_defrag_windows(orders, ARRAY_SIZE(orders), res);
+	if (ret)
+		return ret;
+	seq_puts(m, "size windows clean fewest_blocked\n");
+	for (i = 0; i < ARRAY_SIZE(orders); i++)
+		seq_printf(m, "%s %lu %lu %lu\n", names[i], res[i].windows,
+			   res[i].clean, res[i].fewest_blocked);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(windows);
+
 static int __init contig_debugfs_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("contig", NULL);
 
 	debugfs_create_file("layout", 0600, dir, NULL, &layout_fops);
+	debugfs_create_file("windows", 0400, dir, NULL, &windows_fops);
 	contig_debugfs_move_init(dir);
 	contig_debugfs_defrag_init(dir);
 	return 0;

@@ -104,7 +104,22 @@ struct vma_defrag_move {
 	bool done;
 };
 
+/**
+ * struct vma_defrag_window_count - windows of one size, right now
+ * @windows: naturally aligned windows in the zones windows may use
+ * @clean: those without a blocked or claimed frame
+ * @fewest_blocked: the fewest blocked frames in any window (0 if a clean
+ *	one exists): how far the best window is from clean
+ */
+struct vma_defrag_window_count {
+	unsigned long windows;
+	unsigned long clean;
+	unsigned long fewest_blocked;
+};
+
 #ifdef CONFIG_VMA_DEFRAG
+int vma_defrag_windows(const unsigned int *orders, unsigned int nr,
+		       struct vma_defrag_window_count *res);
 int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 		     struct vma_defrag_stats *stats);
 void vma_defrag_release(struct mm_struct *mm, unsigned long start,
@@ -113,6 +128,13 @@ unsigned int vma_defrag_migrate_to(struct vma_defrag_move *moves,
 				   unsigned int nr);
 unsigned long vma_defrag_failed(const struct vma_defrag_stats *stats);
 #else
+static inline int vma_defrag_windows(const unsigned int *orders,
+				     unsigned int nr,
+				     struct vma_defrag_window_count *res)
+{
+	return -EOPNOTSUPP;
+}
+
 static inline int vma_defrag_range(struct mm_struct *mm,
 				   const struct vma_defrag_request *req,
 				   struct vma_defrag_stats *stats)

@@ -42,6 +42,8 @@ measure() {
 
 guest_rxe_up || fail_bench "rxe setup"
 guest_vfio_bind || fail_bench "vfio bind"
+# The stock kernel's paths: contig turns every driver request away.
+contig_policy never || fail_bench "contig policy never"
 
 measure fresh 0x40000000
 
@@ -80,5 +82,19 @@ emit fragmenter fragmented stock "{\"free_order9_blocks\": $blocks}"
 # A different IOVA per scenario lets the host attribute QEMU's IOTLB events.
 measure fragmented 0x100000000
 defrag_scenarios
+
+# M1, M2, M5 with contig in VFIO's map paths: policy "never" against
+# "always", type1 and iommufd, 256 MiB, then 1 GiB (type1) for the 1 GiB
+# leaf. Last, because the "always" runs free contiguous memory.
+vfio_policy_sides 256 $SWEEP 3 0x200000000 0x300000000 0x400000000 0x500000000
+for policy in never always; do
+	contig_policy $policy || fail_bench "contig policy $policy"
+	[ $policy = never ] && iova=0x600000000 || iova=0x700000000
+	out=$(vfio_edu --size 1024 --iova $iova --offsets $SWEEP --cycles 3 \
+		--backing nothp --json) ||
+		fail_bench "vfio_edu type1, policy $policy, 1024 MiB"
+	emit vfio-policy-1024M fragmented "type1/$policy" "${out:-null}"
+done
+contig_policy madvise
 stop_fragmenter || fail_bench "fragmenter found corrupt pages"
 exit $bench_failed

@@ -4,9 +4,11 @@
 # make demo: a 256 MiB anonymous buffer mapped for the edu device through
 # VFIO, on fresh memory and on fragmented memory; then, on the same
 # fragmented memory, a 256 MiB buffer of another process that contigctl
-# queries, prepares (/dev/contig_dma PREPARE) and queries again. Prints
-# what the device gets: physically contiguous runs, congruent chunks,
-# IOMMU leaves, iommu_map calls; and contigctl's own output.
+# queries, prepares (/dev/contig_dma PREPARE) and queries again; then
+# 256 MiB buffers mapped through VFIO type1 and iommufd with contig's
+# policy "never" and "always". Prints what the device gets: physically
+# contiguous runs, congruent chunks, IOMMU leaves, iommu_map calls, map
+# latency, IOTLB misses; and contigctl's own output.
 . /contig/lib.sh
 . /contig/bench-lib.sh
 bench_failed=0
@@ -21,6 +23,8 @@ show() {
 }
 
 guest_vfio_bind || fail_bench "vfio bind"
+# The stock kernel's paths first: contig turns every driver request away.
+contig_policy never || fail_bench "contig policy never"
 out=$(vfio_edu --size 256 --iova 0x40000000 --offsets 16 --json) ||
 	fail_bench "vfio_edu on fresh memory"
 emit vfio-map-anon-256M fresh stock "${out:-null}"
@@ -62,6 +66,10 @@ else
 	wait "$holder" || fail_bench "the buffer's holder found corrupt pages"
 	echo "CONTIG-SHOW $(tail -n 1 /tmp/demo.hold)"
 fi
+
+# The same fragmented memory through VFIO's map paths, contig's policy
+# "never" against "always", VFIO type1 and iommufd.
+vfio_policy_sides 256 64 2 0x200000000 0x300000000 0x400000000 0x500000000
 
 stop_fragmenter || fail_bench "fragmenter found corrupt pages"
 exit $bench_failed

@@ -1,19 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vfio_edu - end-to-end VFIO type1 DMA mapping test using QEMU's edu device.
+ * vfio_edu - end-to-end VFIO DMA mapping test using QEMU's edu device.
  *
  * What it checks:
- *   - A VFIO_IOMMU_MAP_DMA of an anonymous buffer (default 64 MiB at IOVA
+ *   - A DMA map of a buffer (default 64 MiB of anonymous memory at IOVA
  *     0x40000000) through the Intel IOMMU succeeds, how long it takes and
- *     how many iommu_map() calls it issued (iommu:map tracepoint).
+ *     how many iommu_map() calls it issued (iommu:map tracepoint). The map
+ *     goes through one of three interfaces: VFIO type1
+ *     (VFIO_IOMMU_MAP_DMA on /dev/vfio/vfio), iommufd as a VFIO container
+ *     (the same ioctl on /dev/iommu) or iommufd natively (the device's
+ *     /dev/vfio/devices/ cdev bound to /dev/iommu, IOMMU_IOAS_MAP).
  *   - The IOMMU page table built for the device (read back from the
  *     intel-iommu debugfs dump) covers the mapped range exactly, and with
- *     which leaf sizes (4 KiB / 2 MiB / 1 GiB).
+ *     the largest leaves (4 KiB / 2 MiB / 1 GiB) the buffer's physical
+ *     layout at that IOVA allows, no fewer.
+ *   - With --expect-contig / --expect-1g (contig's policy "always"), that
+ *     every 2 MiB-aligned IOVA block of the buffer is physically
+ *     contiguous and congruent (a 2 MiB leaf), and every 1 GiB-aligned
+ *     one a 1 GiB leaf: the floor.
  *   - Real device DMA through that mapping works: the edu device copies a
  *     page (RAM -> device -> a different RAM page) at several offsets of
  *     the buffer, the copy is byte exact, nothing beyond the transfer is
  *     written, and afterwards every page of the buffer is still intact.
- *   - VFIO_IOMMU_UNMAP_DMA unmaps exactly what was mapped.
+ *   - The unmap unmaps exactly what was mapped and releases every page
+ *     pin the map took (/proc/vmstat nr_foll_pin_*); with --cycles N, N
+ *     more map/unmap cycles of the same buffer build the same leaves and
+ *     leak no pin either (the repeated map's latency is reported).
  *
  * Why: this exercises the whole VFIO -> IOMMU -> page table -> device DMA
  * path, so a change in how mappings are built (large page use, number of
@@ -45,6 +57,7 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
+#include "lib/iommufd_abi.h"
 #include "lib/layout.h"
 
 #define PROG			"vfio_edu"
@@ -79,10 +92,21 @@
 #define TRACE_MAP_EVENT		TRACEFS "/events/iommu/map/enable"
 #define DEBUGFS_INTEL		"/sys/kernel/debug/iommu/intel"
 
+enum iface { IFACE_TYPE1, IFACE_COMPAT, IFACE_IOMMUFD };
+static const char * const iface_names[] = { "type1", "compat", "iommufd" };
+
+enum backing { BACK_ANON, BACK_THP, BACK_NOTHP, BACK_MEMFD };
+static const char * const backing_names[] = { "anon", "thp", "nothp", "memfd" };
+
 struct options {
 	unsigned long size_mib;
 	uint64_t iova;
 	unsigned long offsets;
+	enum iface iface;
+	enum backing backing;
+	unsigned long cycles;
+	bool expect_contig;
+	bool expect_1g;
 	bool json;
 };
 
@@ -92,7 +116,13 @@ struct result {
 	unsigned long leaves_2m;
 	unsigned long leaves_1g;
 	uint64_t map_us;
+	uint64_t map_repeat_us;	/* average over the --cycles maps */
+	unsigned long cycles_ok;
+	struct layout before;	/* of the buffer at its IOVA, before the map */
 	struct layout layout;	/* of the buffer at its IOVA, while mapped */
+	long pins_base;		/* page pins held before the map */
+	long pinned;		/* page pins the map took */
+	long pins_leaked;	/* pins still held after the unmaps */
 	unsigned long dma_ok;
 	unsigned long dma_failed;
 	bool mapped;		/* VFIO_IOMMU_MAP_DMA succeeded */
@@ -110,15 +140,19 @@ struct region {
 
 struct vfio_dev {
 	char bdf[NAME_MAX + 1];
+	enum iface iface;
 	int group_id;
-	int container;
+	int container;		/* /dev/vfio/vfio, or /dev/iommu as container */
 	int group;
+	int iommufd;		/* native iommufd */
+	uint32_t ioas_id;
 	int device;
 	struct region bar0;
 };
 
 struct dmabuf {
 	uint8_t *va;
+	int memfd;
 	uint64_t iova;
 	size_t size;
 	size_t npages;
@@ -163,12 +197,24 @@ static uint64_t now_ns(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " [--size MiB] [--iova HEX] [--offsets N] [--json]\n"
-		"  --size MiB    buffer size to map (default 64)\n"
-		"  --iova HEX    IOVA to map it at (default 0x40000000)\n"
-		"  --offsets N   pages to DMA-test, spread evenly (default 3:\n"
-		"                first, middle, last)\n"
-		"  --json        print the result as one JSON object\n");
+		"usage: " PROG " [--size MiB] [--iova HEX] [--offsets N]\n"
+		"       [--iface type1|compat|iommufd] [--backing anon|thp|nothp|memfd]\n"
+		"       [--cycles N] [--expect-contig] [--expect-1g] [--json]\n"
+		"  --size MiB       buffer size to map (default 64)\n"
+		"  --iova HEX       IOVA to map it at (default 0x40000000)\n"
+		"  --offsets N      pages to DMA-test, spread evenly (default 3:\n"
+		"                   first, middle, last)\n"
+		"  --iface I        type1: VFIO type1 container (default);\n"
+		"                   compat: /dev/iommu as the VFIO container;\n"
+		"                   iommufd: the VFIO cdev and IOMMU_IOAS_MAP\n"
+		"  --backing B      anon (default; THP as the system says), thp\n"
+		"                   (MADV_HUGEPAGE), nothp (MADV_NOHUGEPAGE), memfd\n"
+		"  --cycles N       then unmap and map the same buffer N more times\n"
+		"  --expect-contig  fail unless every 2 MiB-aligned IOVA block of\n"
+		"                   the buffer is one 2 MiB chunk (or larger leaf)\n"
+		"  --expect-1g      fail unless every 1 GiB-aligned IOVA block of the\n"
+		"                   buffer is one 1 GiB leaf\n"
+		"  --json           print the result as one JSON object\n");
 }
 
 static int parse_num(const char *s, int base, uint64_t *out)
@@ -182,6 +228,20 @@ static int parse_num(const char *s, int base, uint64_t *out)
 	return (errno || *end) ? -1 : 0;
 }
 
+static int parse_name(const char *s, const char * const *names, int n,
+		      uint64_t *out)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* Returns 0 to run, 1 when --help was given, -1 on a usage error. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -189,6 +249,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "size",    required_argument, NULL, 's' },
 		{ "iova",    required_argument, NULL, 'i' },
 		{ "offsets", required_argument, NULL, 'n' },
+		{ "iface",   required_argument, NULL, 'I' },
+		{ "backing", required_argument, NULL, 'b' },
+		{ "cycles",  required_argument, NULL, 'c' },
+		{ "expect-contig", no_argument, NULL, 'C' },
+		{ "expect-1g", no_argument,     NULL, 'G' },
 		{ "json",    no_argument,       NULL, 'j' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -199,9 +264,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->size_mib = 64;
 	o->iova = 0x40000000;
 	o->offsets = 3;
+	o->iface = IFACE_TYPE1;
+	o->backing = BACK_ANON;
+	o->cycles = 0;
+	o->expect_contig = false;
+	o->expect_1g = false;
 	o->json = false;
 
-	while ((c = getopt_long(argc, argv, "s:i:n:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:i:n:I:b:c:CGjh", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_num(optarg, 10, &v) || !v || v > (1UL << 20))
@@ -217,6 +288,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_num(optarg, 10, &v) || !v || v > UINT_MAX)
 				goto bad;
 			o->offsets = v;
+			break;
+		case 'I':
+			if (parse_name(optarg, iface_names, 3, &v))
+				goto bad;
+			o->iface = v;
+			break;
+		case 'b':
+			if (parse_name(optarg, backing_names, 4, &v))
+				goto bad;
+			o->backing = v;
+			break;
+		case 'c':
+			if (parse_num(optarg, 10, &v) || v > 1000)
+				goto bad;
+			o->cycles = v;
+			break;
+		case 'C':
+			o->expect_contig = true;
+			break;
+		case 'G':
+			o->expect_1g = true;
 			break;
 		case 'j':
 			o->json = true;
@@ -241,7 +333,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 bad:
 	fprintf(stderr, PROG ": invalid value '%s' for option -%c "
-		"(size: 1..1048576 MiB, iova: 4 KiB aligned hex, offsets >= 1)\n",
+		"(size: 1..1048576 MiB, iova: 4 KiB aligned hex, offsets >= 1,\n"
+		"cycles: 0..1000, iface and backing: see below)\n",
 		optarg, c);
 	usage(stderr);
 	return -1;
@@ -334,15 +427,21 @@ static int find_group(struct vfio_dev *d)
 	return 0;
 }
 
-static int vfio_setup(struct vfio_dev *d)
+/*
+ * The group path: a container (VFIO type1's /dev/vfio/vfio, or /dev/iommu,
+ * which iommufd makes act as one), the group set to it, then the device.
+ */
+static int vfio_group_setup(struct vfio_dev *d)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
+	const char *container = d->iface == IFACE_COMPAT ? "/dev/iommu" :
+							   "/dev/vfio/vfio";
 	char path[64];
 	int ret;
 
-	d->container = open("/dev/vfio/vfio", O_RDWR);
+	d->container = open(container, O_RDWR);
 	if (d->container < 0) {
-		log_err("open /dev/vfio/vfio: %s", strerror(errno));
+		log_err("open %s: %s", container, strerror(errno));
 		return -1;
 	}
 	ret = ioctl(d->container, VFIO_GET_API_VERSION);
@@ -389,6 +488,76 @@ static int vfio_setup(struct vfio_dev *d)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The native iommufd path: the device's cdev bound to /dev/iommu, attached
+ * to a new IOAS that the buffer is then mapped into.
+ */
+static int vfio_cdev_setup(struct vfio_dev *d)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+	};
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	char name[NAME_MAX + 1], path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), SYSFS_PCI "/%s/vfio-dev", d->bdf);
+	dir = opendir(path);
+	if (!dir) {
+		log_err("opendir %s: %s (need CONFIG_VFIO_DEVICE_CDEV)", path,
+			strerror(errno));
+		return -1;
+	}
+	name[0] = '\0';
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "vfio", 4))
+			snprintf(name, sizeof(name), "%s", de->d_name);
+	closedir(dir);
+	if (!name[0]) {
+		log_err("no vfio cdev in %s", path);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
+	d->device = open(path, O_RDWR);
+	if (d->device < 0) {
+		log_err("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	d->iommufd = open("/dev/iommu", O_RDWR);
+	if (d->iommufd < 0) {
+		log_err("open /dev/iommu: %s (need CONFIG_IOMMUFD)",
+			strerror(errno));
+		return -1;
+	}
+	bind.iommufd = d->iommufd;
+	if (ioctl(d->device, VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
+		log_err("VFIO_DEVICE_BIND_IOMMUFD: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(d->iommufd, IOMMU_IOAS_ALLOC, &alloc)) {
+		log_err("IOMMU_IOAS_ALLOC: %s", strerror(errno));
+		return -1;
+	}
+	d->ioas_id = alloc.out_ioas_id;
+	attach.pt_id = d->ioas_id;
+	if (ioctl(d->device, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach)) {
+		log_err("VFIO_DEVICE_ATTACH_IOMMUFD_PT(ioas %u): %s",
+			d->ioas_id, strerror(errno));
+		return -1;
+	}
+	log_info("%s bound to /dev/iommu, attached to IOAS %u", path,
+		 d->ioas_id);
+	return 0;
+}
+
+static int vfio_setup(struct vfio_dev *d)
+{
+	return d->iface == IFACE_IOMMUFD ? vfio_cdev_setup(d) :
+					   vfio_group_setup(d);
 }
 
 static int region_info(struct vfio_dev *d, unsigned int index,
@@ -580,6 +749,7 @@ static int buffer_setup(struct dmabuf *b, const struct options *o)
 {
 	size_t len, head, page;
 	uint8_t *raw, *start;
+	void *va;
 
 	b->size = (size_t)o->size_mib << 20;
 	b->npages = b->size / page_size;
@@ -587,8 +757,8 @@ static int buffer_setup(struct dmabuf *b, const struct options *o)
 
 	/* Align to 2 MiB so THP can back it and large IOMMU pages can fit. */
 	len = b->size + SZ_2M;
-	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	raw = mmap(NULL, len, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED) {
 		log_err("mmap %zu bytes: %s", len, strerror(errno));
 		return -1;
@@ -599,11 +769,41 @@ static int buffer_setup(struct dmabuf *b, const struct options *o)
 		munmap(raw, head);
 	if (len - head > b->size)
 		munmap(start + b->size, len - head - b->size);
-	b->va = start;
+
+	if (o->backing == BACK_MEMFD) {
+		b->memfd = memfd_create(PROG, MFD_CLOEXEC);
+		if (b->memfd < 0 || ftruncate(b->memfd, b->size)) {
+			log_err("memfd of %zu bytes: %s", b->size,
+				strerror(errno));
+			munmap(start, b->size);
+			return -1;
+		}
+		va = mmap(start, b->size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, b->memfd, 0);
+	} else {
+		va = mmap(start, b->size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	}
+	if (va == MAP_FAILED) {
+		log_err("mmap %zu bytes of %s memory: %s", b->size,
+			backing_names[o->backing], strerror(errno));
+		munmap(start, b->size);
+		return -1;
+	}
+	b->va = va;
+	if ((o->backing == BACK_THP &&
+	     madvise(b->va, b->size, MADV_HUGEPAGE)) ||
+	    (o->backing == BACK_NOTHP &&
+	     madvise(b->va, b->size, MADV_NOHUGEPAGE))) {
+		log_err("madvise(%s): %s", backing_names[o->backing],
+			strerror(errno));
+		return -1;
+	}
 
 	for (page = 0; page < b->npages; page++)
 		fill_page(b, page);
-	log_info("buffer %zu MiB at %p filled", b->size >> 20, b->va);
+	log_info("buffer %zu MiB of %s memory at %p filled", b->size >> 20,
+		 backing_names[o->backing], b->va);
 	return 0;
 }
 
@@ -623,6 +823,40 @@ static int write_str(const char *path, const char *s, int flags)
 	}
 	close(fd);
 	return ret;
+}
+
+/* Page pins held system-wide: acquired minus released, /proc/vmstat. */
+static int read_pins(long *pins)
+{
+	unsigned long acquired = 0, released = 0, v;
+	char name[64];
+	int seen = 0;
+	FILE *f;
+
+	/* Fold the per-CPU deltas first, or the two may be off by dozens */
+	if (write_str("/proc/sys/vm/stat_refresh", "1", 0))
+		return -1;
+	f = fopen("/proc/vmstat", "r");
+	if (!f) {
+		log_err("open /proc/vmstat: %s", strerror(errno));
+		return -1;
+	}
+	while (fscanf(f, "%63s %lu", name, &v) == 2) {
+		if (!strcmp(name, "nr_foll_pin_acquired")) {
+			acquired = v;
+			seen++;
+		} else if (!strcmp(name, "nr_foll_pin_released")) {
+			released = v;
+			seen++;
+		}
+	}
+	fclose(f);
+	if (seen != 2) {
+		log_err("no nr_foll_pin_* in /proc/vmstat");
+		return -1;
+	}
+	*pins = (long)(acquired - released);
+	return 0;
 }
 
 static int trace_start(void)
@@ -672,7 +906,8 @@ static int trace_count_maps(struct dmabuf *b, unsigned long *count)
 	return 0;
 }
 
-static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r)
+/* Map the whole buffer at its IOVA through the chosen interface. */
+static int dma_map(struct vfio_dev *d, struct dmabuf *b)
 {
 	struct vfio_iommu_type1_dma_map map = {
 		.argsz = sizeof(map),
@@ -681,19 +916,86 @@ static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r)
 		.iova = b->iova,
 		.size = b->size,
 	};
+	struct iommu_ioas_map ioas_map = {
+		.size = sizeof(ioas_map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = d->ioas_id,
+		.user_va = (uintptr_t)b->va,
+		.length = b->size,
+		.iova = b->iova,
+	};
+
+	if (d->iface == IFACE_IOMMUFD) {
+		if (!ioctl(d->iommufd, IOMMU_IOAS_MAP, &ioas_map))
+			return 0;
+		log_err("IOMMU_IOAS_MAP iova 0x%" PRIx64 " size %zu: %s",
+			b->iova, b->size, strerror(errno));
+		return -1;
+	}
+	if (!ioctl(d->container, VFIO_IOMMU_MAP_DMA, &map))
+		return 0;
+	log_err("VFIO_IOMMU_MAP_DMA iova 0x%" PRIx64 " size %zu: %s",
+		b->iova, b->size, strerror(errno));
+	return -1;
+}
+
+/* Unmap it; the bytes the kernel says it unmapped must be the buffer's. */
+static int dma_unmap(struct vfio_dev *d, struct dmabuf *b)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = b->iova,
+		.size = b->size,
+	};
+	struct iommu_ioas_unmap ioas_unmap = {
+		.size = sizeof(ioas_unmap),
+		.ioas_id = d->ioas_id,
+		.iova = b->iova,
+		.length = b->size,
+	};
+	uint64_t unmapped;
+
+	if (d->iface == IFACE_IOMMUFD) {
+		if (ioctl(d->iommufd, IOMMU_IOAS_UNMAP, &ioas_unmap)) {
+			log_err("IOMMU_IOAS_UNMAP: %s", strerror(errno));
+			return -1;
+		}
+		unmapped = ioas_unmap.length;
+	} else {
+		if (ioctl(d->container, VFIO_IOMMU_UNMAP_DMA, &unmap)) {
+			log_err("VFIO_IOMMU_UNMAP_DMA: %s", strerror(errno));
+			return -1;
+		}
+		unmapped = unmap.size;
+	}
+	if (unmapped != b->size) {
+		log_err("unmapped %" PRIu64 " bytes, mapped %zu", unmapped,
+			b->size);
+		return -1;
+	}
+	return 0;
+}
+
+static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r)
+{
 	uint64_t t0, t1;
+	long pins;
 	int ret;
 
-	if (trace_start()) {
+	if (layout_from_pagemap(0, (uintptr_t)b->va, b->size, b->iova,
+				&r->before))
+		log_err("no layout of the buffer (pagemap needs root)");
+	log_info("buffer before the map: %lu physically contiguous runs, %lu congruent 2 MiB chunks, %lu 1 GiB",
+		 r->before.runs, r->before.chunks_2m, r->before.chunks_1g);
+	if (read_pins(&r->pins_base) || trace_start()) {
 		trace_stop();
 		return -1;
 	}
 	t0 = now_ns();
-	ret = ioctl(d->container, VFIO_IOMMU_MAP_DMA, &map);
+	ret = dma_map(d, b);
 	t1 = now_ns();
 	if (ret) {
-		log_err("VFIO_IOMMU_MAP_DMA iova 0x%" PRIx64 " size %zu: %s",
-			b->iova, b->size, strerror(errno));
 		trace_stop();
 		return -1;
 	}
@@ -701,14 +1003,17 @@ static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r)
 	r->map_us = (t1 - t0) / 1000;
 	ret = trace_count_maps(b, &r->map_calls);
 	trace_stop();
+	if (!read_pins(&pins))
+		r->pinned = pins - r->pins_base;
 	if (layout_from_pagemap(0, (uintptr_t)b->va, b->size, b->iova,
 				&r->layout))
 		log_err("no layout of the buffer (pagemap needs root)");
 	log_info("buffer while mapped: %lu physically contiguous runs, %lu congruent 2 MiB chunks, %lu 1 GiB",
 		 r->layout.runs, r->layout.chunks_2m, r->layout.chunks_1g);
-	log_info("mapped %zu MiB at iova 0x%" PRIx64 " in %" PRIu64
-		 " us with %lu iommu_map calls", b->size >> 20, b->iova,
-		 r->map_us, r->map_calls);
+	log_info("mapped %zu MiB at iova 0x%" PRIx64 " through %s in %" PRIu64
+		 " us with %lu iommu_map calls, %ld page pins",
+		 b->size >> 20, b->iova, iface_names[d->iface], r->map_us,
+		 r->map_calls, r->pinned);
 	return ret;
 }
 
@@ -892,25 +1197,71 @@ static void verify_buffer(struct dmabuf *b, struct result *r)
 		log_info("all %zu pages intact", b->npages);
 }
 
+/* Pins the map took and the unmap did not release, system-wide. */
+static void check_pins(long base, struct result *r, const char *when)
+{
+	long pins;
+
+	if (read_pins(&pins))
+		return;
+	if (pins != base) {
+		log_err("%s: %ld page pins not released", when, pins - base);
+		r->pins_leaked += pins - base;
+	}
+}
+
 static int unmap_buffer(struct vfio_dev *d, struct dmabuf *b,
 			struct result *r)
 {
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap),
-		.iova = b->iova,
-		.size = b->size,
-	};
+	if (dma_unmap(d, b))
+		return -1;
+	r->unmap_ok = true;
+	check_pins(r->pins_base, r, "unmap");
+	return 0;
+}
 
-	if (ioctl(d->container, VFIO_IOMMU_UNMAP_DMA, &unmap)) {
-		log_err("VFIO_IOMMU_UNMAP_DMA: %s", strerror(errno));
-		return -1;
+/*
+ * Map and unmap the same buffer again, as a device driver that maps and
+ * unmaps a long-lived buffer does: the pages have not moved, so each map
+ * must build the same leaves as the first, and each unmap release all its
+ * pins.
+ */
+static int run_cycles(struct vfio_dev *d, struct dmabuf *b,
+		      const struct options *o, struct result *r)
+{
+	uint64_t t0, total = 0;
+	unsigned long i;
+	struct result c;
+	long base;
+
+	for (i = 0; i < o->cycles; i++) {
+		memset(&c, 0, sizeof(c));
+		if (read_pins(&base))
+			return -1;
+		t0 = now_ns();
+		if (dma_map(d, b))
+			return -1;
+		total += now_ns() - t0;
+		if (count_leaves(d, b, &c)) {
+			dma_unmap(d, b);
+			return -1;
+		}
+		if (dma_unmap(d, b))
+			return -1;
+		check_pins(base, r, "cycle");
+		if (c.leaves_4k != r->leaves_4k || c.leaves_2m != r->leaves_2m ||
+		    c.leaves_1g != r->leaves_1g) {
+			log_err("cycle %lu: leaves 4k=%lu 2m=%lu 1g=%lu, the first map had 4k=%lu 2m=%lu 1g=%lu",
+				i + 1, c.leaves_4k, c.leaves_2m, c.leaves_1g,
+				r->leaves_4k, r->leaves_2m, r->leaves_1g);
+			continue;
+		}
+		r->cycles_ok++;
 	}
-	r->unmap_ok = unmap.size == b->size;
-	if (!r->unmap_ok) {
-		log_err("unmapped %llu bytes, mapped %zu",
-			(unsigned long long)unmap.size, b->size);
-		return -1;
-	}
+	if (o->cycles)
+		r->map_repeat_us = total / o->cycles / 1000;
+	log_info("%lu of %lu map/unmap cycles built the same leaves; repeated map %" PRIu64 " us on average",
+		 r->cycles_ok, o->cycles, r->map_repeat_us);
 	return 0;
 }
 
@@ -939,9 +1290,65 @@ static int run(const struct options *o, struct vfio_dev *d, struct dmabuf *b,
 		ret = -1;
 	run_dma_tests(d, b, o, r);
 	verify_buffer(b, r);
-	if (unmap_buffer(d, b, r))
+	if (unmap_buffer(d, b, r) || run_cycles(d, b, o, r))
 		ret = -1;
 	return ret;
+}
+
+/*
+ * iommu_map() splits each run into the largest pages that IOVA and PA
+ * alignment allow, so the leaves follow from the layout: one 1 GiB leaf
+ * per congruent 1 GiB chunk, one 2 MiB leaf per congruent 2 MiB chunk not
+ * inside one, 4 KiB leaves for the rest. Fewer large leaves than that
+ * would mean the map wasted contiguity the memory had.
+ */
+static bool leaves_as_layout(const struct result *r)
+{
+	const struct layout *l = &r->layout;
+	unsigned long want_1g = l->chunks_1g;
+	unsigned long want_2m = l->chunks_2m - 512 * l->chunks_1g;
+	unsigned long want_4k = l->pages - 512 * l->chunks_2m;
+
+	if (r->leaves_1g == want_1g && r->leaves_2m == want_2m &&
+	    r->leaves_4k == want_4k)
+		return true;
+	log_err("leaves 4k=%lu 2m=%lu 1g=%lu, the layout allows 4k=%lu 2m=%lu 1g=%lu",
+		r->leaves_4k, r->leaves_2m, r->leaves_1g, want_4k, want_2m,
+		want_1g);
+	return false;
+}
+
+/* IOVA blocks of @size wholly inside [iova, iova + len) */
+static unsigned long blocks_inside(uint64_t iova, uint64_t len, uint64_t size)
+{
+	uint64_t first = (iova + size - 1) & ~(size - 1);
+	uint64_t end = (iova + len) & ~(size - 1);
+
+	return end > first ? (end - first) / size : 0;
+}
+
+static bool contig_as_expected(const struct options *o,
+			       const struct result *r)
+{
+	uint64_t len = (uint64_t)o->size_mib << 20;
+	unsigned long want = blocks_inside(o->iova, len, SZ_2M);
+
+	if (r->layout.chunks_2m == want)
+		return true;
+	log_err("expected all %lu 2 MiB IOVA blocks congruent, the buffer has %lu (%lu runs)",
+		want, r->layout.chunks_2m, r->layout.runs);
+	return false;
+}
+
+static bool huge_as_expected(const struct options *o, const struct result *r)
+{
+	uint64_t len = (uint64_t)o->size_mib << 20;
+	unsigned long want = blocks_inside(o->iova, len, SZ_1G);
+
+	if (want && r->leaves_1g == want)
+		return true;
+	log_err("expected %lu 1 GiB leaves, got %lu", want, r->leaves_1g);
+	return false;
 }
 
 static bool verdict(const struct options *o, const struct result *r)
@@ -968,11 +1375,28 @@ static bool verdict(const struct options *o, const struct result *r)
 	/*
 	 * type1 maps each physically contiguous run of pinned pages with one
 	 * iommu_map(): the map calls must equal the runs the layout inspector
-	 * sees in the pinned buffer.
+	 * sees in the pinned buffer. iommufd maps each entry of its PFN
+	 * batches, and a run can straddle two batches.
 	 */
-	if (r->map_calls != r->layout.runs) {
+	if (o->iface == IFACE_TYPE1 ? r->map_calls != r->layout.runs :
+				      r->map_calls < r->layout.runs) {
 		log_err("%lu iommu_map calls for %lu physically contiguous runs",
 			r->map_calls, r->layout.runs);
+		pass = false;
+	}
+	if (!leaves_as_layout(r))
+		pass = false;
+	if (o->expect_contig && !contig_as_expected(o, r))
+		pass = false;
+	if (o->expect_1g && !huge_as_expected(o, r))
+		pass = false;
+	if (r->pins_leaked) {
+		log_err("%ld page pins leaked", r->pins_leaked);
+		pass = false;
+	}
+	if (r->cycles_ok != o->cycles) {
+		log_err("only %lu of %lu map/unmap cycles were the same",
+			r->cycles_ok, o->cycles);
 		pass = false;
 	}
 	if (!r->unmap_ok || !r->integrity_ok)
@@ -984,23 +1408,34 @@ static void print_result(const struct options *o, const struct result *r)
 {
 	fflush(stderr);
 	if (o->json)
-		printf("{\"size_mib\":%lu,\"iova\":\"0x%" PRIx64 "\","
+		printf("{\"iface\":\"%s\",\"backing\":\"%s\","
+		       "\"size_mib\":%lu,\"iova\":\"0x%" PRIx64 "\","
 		       "\"map_calls\":%lu,\"leaves_4k\":%lu,\"leaves_2m\":%lu,"
 		       "\"leaves_1g\":%lu,\"map_us\":%" PRIu64 ","
-		       "\"dma_ok\":%lu,\"dma_failed\":%lu,\"runs\":%lu,"
-		       "\"chunks_2m\":%lu,\"chunks_1g\":%lu}\n",
+		       "\"map_repeat_us\":%" PRIu64 ",\"cycles\":%lu,"
+		       "\"dma_ok\":%lu,\"dma_failed\":%lu,"
+		       "\"runs_before\":%lu,\"chunks_2m_before\":%lu,"
+		       "\"runs\":%lu,\"chunks_2m\":%lu,\"chunks_1g\":%lu,"
+		       "\"pinned\":%ld,\"pins_leaked\":%ld}\n",
+		       iface_names[o->iface], backing_names[o->backing],
 		       o->size_mib, o->iova, r->map_calls, r->leaves_4k,
-		       r->leaves_2m, r->leaves_1g, r->map_us, r->dma_ok,
-		       r->dma_failed, r->layout.runs, r->layout.chunks_2m,
-		       r->layout.chunks_1g);
+		       r->leaves_2m, r->leaves_1g, r->map_us, r->map_repeat_us,
+		       r->cycles_ok, r->dma_ok, r->dma_failed, r->before.runs,
+		       r->before.chunks_2m, r->layout.runs,
+		       r->layout.chunks_2m, r->layout.chunks_1g, r->pinned,
+		       r->pins_leaked);
 	else
-		printf(PROG ": RESULT size_mib=%lu iova=0x%" PRIx64
+		printf(PROG ": RESULT iface=%s backing=%s size_mib=%lu"
+		       " iova=0x%" PRIx64 " runs_before=%lu runs=%lu"
 		       " map_calls=%lu leaves_4k=%lu leaves_2m=%lu"
-		       " leaves_1g=%lu map_us=%" PRIu64 " dma_ok=%lu"
-		       " dma_failed=%lu\n",
-		       o->size_mib, o->iova, r->map_calls, r->leaves_4k,
-		       r->leaves_2m, r->leaves_1g, r->map_us, r->dma_ok,
-		       r->dma_failed);
+		       " leaves_1g=%lu map_us=%" PRIu64
+		       " map_repeat_us=%" PRIu64 " cycles=%lu dma_ok=%lu"
+		       " dma_failed=%lu pins_leaked=%ld\n",
+		       iface_names[o->iface], backing_names[o->backing],
+		       o->size_mib, o->iova, r->before.runs, r->layout.runs,
+		       r->map_calls, r->leaves_4k, r->leaves_2m, r->leaves_1g,
+		       r->map_us, r->map_repeat_us, r->cycles_ok, r->dma_ok,
+		       r->dma_failed, r->pins_leaked);
 	fflush(stdout);
 }
 
@@ -1014,15 +1449,20 @@ static void cleanup(struct vfio_dev *d, struct dmabuf *b)
 		close(d->group);
 	if (d->container >= 0)
 		close(d->container);
+	if (d->iommufd >= 0)
+		close(d->iommufd);
 	if (b->va)
 		munmap(b->va, b->size);
+	if (b->memfd >= 0)
+		close(b->memfd);
 }
 
 int main(int argc, char **argv)
 {
-	struct vfio_dev dev = { .container = -1, .group = -1, .device = -1 };
+	struct vfio_dev dev = { .container = -1, .group = -1, .device = -1,
+				.iommufd = -1 };
+	struct dmabuf buf = { .memfd = -1 };
 	struct result res = { 0 };
-	struct dmabuf buf = { 0 };
 	struct options opts;
 	bool pass;
 	int ret;
@@ -1032,6 +1472,7 @@ int main(int argc, char **argv)
 		return ret < 0 ? 1 : 0;
 	info_out = opts.json ? stderr : stdout;
 	page_size = sysconf(_SC_PAGESIZE);
+	dev.iface = opts.iface;
 
 	pass = run(&opts, &dev, &buf, &res) == 0;
 	/* Without a mapping there is nothing to judge beyond the error. */

@@ -56,3 +56,11 @@ vfio_policy_sides() {
 	done
 	contig_policy madvise
 }
+
+# The clean 2 MiB and 1 GiB windows contig could fill now, as JSON
+# (/sys/kernel/debug/contig/windows).
+windows_json() {
+	awk '$1 == "2M" { c2 = $3 } $1 == "1G" { c1 = $3; b1 = $4 }
+	     END { printf "{\"clean_windows_2m\": %d, \"clean_windows_1g\": %d, \"fewest_blocked_1g\": %d}", c2, c1, b1 }' \
+		/sys/kernel/debug/contig/windows
+}

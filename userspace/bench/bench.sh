@@ -45,6 +45,7 @@ guest_vfio_bind || fail_bench "vfio bind"
 # The stock kernel's paths: contig turns every driver request away.
 contig_policy never || fail_bench "contig policy never"
 
+emit windows fresh stock "$(windows_json)"
 measure fresh 0x40000000
 
 # Exchange against migrating the same folios through free pages, on fresh
@@ -78,6 +79,7 @@ defrag_scenarios() {
 start_fragmenter || { fail_bench "fragmenter"; exit 1; }
 blocks=$(free_huge_blocks)
 emit fragmenter fragmented stock "{\"free_order9_blocks\": $blocks}"
+emit windows fragmented stock "$(windows_json)"
 [ "$blocks" = 0 ] || fail_bench "memory not fragmented ($blocks free 2 MiB blocks)"
 # A different IOVA per scenario lets the host attribute QEMU's IOTLB events.
 measure fragmented 0x100000000

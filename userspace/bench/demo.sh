@@ -32,6 +32,7 @@ emit vfio-map-anon-256M fresh stock "${out:-null}"
 start_fragmenter || { fail_bench "fragmenter"; exit 1; }
 blocks=$(free_huge_blocks)
 emit fragmenter fragmented stock "{\"free_order9_blocks\": $blocks}"
+emit windows fragmented stock "$(windows_json)"
 out=$(vfio_edu --size 256 --iova 0x100000000 --offsets 16 --json) ||
 	fail_bench "vfio_edu on fragmented memory"
 emit vfio-map-anon-256M fragmented stock "${out:-null}"

@@ -520,6 +520,46 @@ static void defrag_bad_requests(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, moved(&st), 0);
 }
 
+/*
+ * contig/windows counts what the anchor search would see: a free 2 MiB
+ * block is a clean window, and the same block held by the kernel is not.
+ * Taking eight blocks must take eight clean windows away and giving them
+ * back must return them; other allocations meanwhile may move the counts
+ * by a window or two, no more at boot.
+ */
+#define WINDOWS_TAKEN	8
+
+static unsigned long clean_2m_windows(struct kunit *test)
+{
+	static const unsigned int order = PMD_ORDER;
+	struct vma_defrag_window_count c;
+
+	KUNIT_ASSERT_EQ(test, vma_defrag_windows(&order, 1, &c), 0);
+	KUNIT_EXPECT_LE(test, c.clean, c.windows);
+	KUNIT_EXPECT_EQ(test, c.fewest_blocked == 0, c.clean > 0);
+	return c.clean;
+}
+
+static void windows_count_kernel_blocks(struct kunit *test)
+{
+	struct page *blocks[WINDOWS_TAKEN];
+	long before, taken, back;
+	int i;
+
+	before = clean_2m_windows(test);
+	for (i = 0; i < WINDOWS_TAKEN; i++) {
+		blocks[i] = alloc_pages(GFP_KERNEL | __GFP_NOWARN, PMD_ORDER);
+		KUNIT_ASSERT_NOT_NULL(test, blocks[i]);
+	}
+	taken = clean_2m_windows(test);
+	for (i = 0; i < WINDOWS_TAKEN; i++)
+		__free_pages(blocks[i], PMD_ORDER);
+	back = clean_2m_windows(test);
+
+	KUNIT_EXPECT_LE(test, abs(before - taken - WINDOWS_TAKEN), 2);
+	KUNIT_EXPECT_LE(test, abs(back - before), 2);
+}
+
 static struct kunit_case vma_defrag_cases[] = {
 	KUNIT_CASE(anchor_skips_blocked_windows),
 	KUNIT_CASE(anchor_none_when_all_blocked),
@@ -536,6 +576,7 @@ static struct kunit_case vma_defrag_cases[] = {
 	KUNIT_CASE_SLOW(defrag_claims_follow_the_range),
 	KUNIT_CASE_SLOW(defrag_budget),
 	KUNIT_CASE(defrag_bad_requests),
+	KUNIT_CASE(windows_count_kernel_blocks),
 	{}
 };
 

@@ -105,7 +105,6 @@ map1g "type1 always 1G anon" --size 1024 --iova 0x40000000
 map "type1 always 256M at IOVA + 4 KiB" --size 256 --iova 0x40001000
 map "compat always 256M" --size 256 --iova 0x40000000 --iface compat --expect-contig --cycles 2
 map "iommufd always 256M" --size 256 --iova 0x40000000 --iface iommufd --expect-contig --cycles 2
-map "iommufd always 256M memfd" --size 256 --iova 0x40000000 --iface iommufd --backing memfd --expect-contig
 map1g "iommufd always 1G" --size 1024 --iova 0x40000000 --iface iommufd
 log "contig statistics: $(($(stat requests) - requests)) requests, $(($(stat chunks_2m) - chunks)) congruent 2 MiB chunks made"
 [ $(($(stat chunks_2m) - chunks)) -gt 0 ] ||

@@ -576,7 +576,7 @@ static struct kunit_case vma_defrag_cases[] = {
 	KUNIT_CASE_SLOW(defrag_claims_follow_the_range),
 	KUNIT_CASE_SLOW(defrag_budget),
 	KUNIT_CASE(defrag_bad_requests),
-	KUNIT_CASE(windows_count_kernel_blocks),
+	KUNIT_CASE_SLOW(windows_count_kernel_blocks),
 	{}
 };
 

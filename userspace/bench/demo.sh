@@ -33,6 +33,8 @@ start_fragmenter || { fail_bench "fragmenter"; exit 1; }
 blocks=$(free_huge_blocks)
 emit fragmenter fragmented stock "{\"free_order9_blocks\": $blocks}"
 emit windows fragmented stock "$(windows_json)"
+echo "CONTIG-SHOW Clean windows contig could fill on the fragmented memory:"
+show cat /sys/kernel/debug/contig/windows || fail_bench "contig/windows"
 out=$(vfio_edu --size 256 --iova 0x100000000 --offsets 16 --json) ||
 	fail_bench "vfio_edu on fragmented memory"
 emit vfio-map-anon-256M fragmented stock "${out:-null}"

@@ -19,8 +19,8 @@
  *
  *   # cat /sys/kernel/debug/contig/windows
  *   size windows clean fewest_blocked
- *   2M 1536 412 0
- *   1G 3 0 25
+ *   2M 2040 1913 0
+ *   1G 3 0 16417
  */
 #include <linux/contig_dma.h>
 #include <linux/debugfs.h>

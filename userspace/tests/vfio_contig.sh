@@ -13,8 +13,9 @@
 # "always", the buffer must also be one run congruent with its IOVA (the
 # floor: 2 MiB leaves, and 1 GiB leaves for 1 GiB at a 1 GiB-aligned
 # IOVA); an IOVA off by 4 KiB must still map and DMA correctly. Maps are
-# repeated to check that remapping builds the same leaves and leaks no
-# pin. contig's statistics must show the "never" maps turned away by the
+# repeated to check that a remap passes the same checks against the
+# layout at that time (khugepaged may collapse an unpinned buffer between
+# two maps) and leaks no pin. contig's statistics must show the "never" maps turned away by the
 # policy and the "always" maps prepared. The fragmenter verifies every
 # page it held at the end.
 . /contig/lib.sh

@@ -21,14 +21,6 @@ perftest_bw_avg() {
 	awk '$1 ~ /^[0-9]+$/ && NF >= 5 { bw = $4 } END { print bw + 0 }' "$1"
 }
 
-# contig_policy never|madvise|always: contig's policy for driver requests
-# (/sys/kernel/mm/contig_dma/enabled), with both subsystem switches on.
-contig_policy() {
-	echo "$1" > /sys/kernel/mm/contig_dma/enabled &&
-		echo 1 > /sys/kernel/mm/contig_dma/vfio &&
-		echo 1 > /sys/kernel/mm/contig_dma/rdma
-}
-
 # vfio_policy_sides SIZE OFFSETS CYCLES IOVA...: on the memory as it is,
 # map a SIZE MiB buffer of 4 KiB pages (MADV_NOHUGEPAGE: a THP fault
 # would take the 2 MiB blocks an earlier "always" run freed, so every run

@@ -105,3 +105,11 @@ perftest_pair() {
 	echo "$tool: client exit $crc, server exit $src" >&2
 	return 1
 }
+
+# contig_policy never|madvise|always: contig's policy for driver requests
+# (/sys/kernel/mm/contig_dma/enabled), with both subsystem switches on.
+contig_policy() {
+	echo "$1" > /sys/kernel/mm/contig_dma/enabled &&
+		echo 1 > /sys/kernel/mm/contig_dma/vfio &&
+		echo 1 > /sys/kernel/mm/contig_dma/rdma
+}

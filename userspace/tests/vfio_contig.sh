@@ -31,8 +31,7 @@ fail() {
 stat() { cat $SYS/stats/$1; }
 
 policy() {
-	echo "$1" > $SYS/enabled && echo 1 > $SYS/vfio ||
-		{ fail "cannot set policy $1"; return 1; }
+	contig_policy "$1" || { fail "cannot set policy $1"; return 1; }
 	log "policy: enabled=$(cat $SYS/enabled) vfio=$(cat $SYS/vfio)"
 }
 
@@ -83,6 +82,7 @@ map1g() {
 guest_vfio_bind || exit 1
 saved_enabled=$(sed 's/.*\[\(.*\)\].*/\1/' $SYS/enabled)
 saved_vfio=$(cat $SYS/vfio)
+saved_rdma=$(cat $SYS/rdma)
 start_fragmenter || { log "FAIL: fragmenter did not get ready"; exit 1; }
 log "fragmented: $(free_huge_blocks) free 2 MiB blocks"
 
@@ -113,6 +113,7 @@ log "contig statistics: $(($(stat requests) - requests)) requests, $(($(stat chu
 
 echo "$saved_enabled" > $SYS/enabled
 echo "$saved_vfio" > $SYS/vfio
+echo "$saved_rdma" > $SYS/rdma
 stop_fragmenter || fail "fragmenter found corrupt pages"
 [ $fails = 0 ] || { log "$fails failures"; exit 1; }
 exit 0

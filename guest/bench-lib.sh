@@ -56,3 +56,94 @@ windows_json() {
 	     END { printf "{\"clean_windows_2m\": %d, \"clean_windows_1g\": %d, \"fewest_blocked_1g\": %d}", c2, c1, b1 }' \
 		/sys/kernel/debug/contig/windows
 }
+
+# rdma_policy_sides SIZE CYCLES: on the memory as it is, ibv_reg_mr() of a
+# SIZE MiB buffer of 4 KiB pages (MADV_NOHUGEPAGE, as for VFIO) with
+# contig's policy "never", then "always": RDMA WRITE/READ over rxe at
+# offsets across it, every byte verified; the first registration, the
+# repeated one and CYCLES more re-registrations timed; and, while it is
+# registered, what the kernel made of it (ib_umem:ib_umem_layout: sg
+# entries, page size and DMA blocks for the mlx5, irdma and bnxt_re
+# bitmaps) and what rxe keeps for it ("rdma res show mr -dd"). Leaves the
+# policy at "madvise".
+rdma_policy_sides() {
+	size=$1 cycles=$2
+	len=$((size << 20))
+	echo 1 > /sys/kernel/tracing/events/ib_umem/ib_umem_layout/enable
+	for policy in never always; do
+		contig_policy $policy || fail_bench "contig policy $policy"
+		rdma_snapshot_clear
+		out=$(rdma_loopback --size "$size" --peer-size 64 --offsets 16 \
+			--backing nothp --reg-cycles "$cycles" --skip-extra \
+			--json --while-registered "$RDMA_SNAPSHOT" 2>/tmp/rdma.err) ||
+			{ cat /tmp/rdma.err; fail_bench "rdma_loopback, policy $policy, $size MiB"; }
+		emit rdma-policy-${size}M fragmented "$policy" \
+			"{\"loopback\": ${out:-null}, \"umem\": $(umem_json "$len"), \"rxe_mr\": $(rxe_mr_json "$len")}"
+	done
+	echo 0 > /sys/kernel/tracing/events/ib_umem/ib_umem_layout/enable
+	contig_policy madvise
+}
+
+UMEM_FIELDS="sg_entries mlx5_pgsz mlx5_blocks irdma_pgsz irdma_blocks bnxt_re_pgsz bnxt_re_blocks"
+
+# The last ib_umem_layout event of the snapshot for a LEN-byte umem, as JSON.
+umem_json() {
+	umem_layout "$1" 1 $UMEM_FIELDS |
+		awk -v names="$UMEM_FIELDS" '
+		{
+			split(names, k, " ")
+			s = ""
+			for (i = 1; i <= NF; i++)
+				s = s (i > 1 ? ", " : "") "\"" k[i] "\": " $i
+			print "{" s "}"
+			found = 1
+		}
+		END { if (!found) print "null" }'
+}
+
+# rxe's page table of the first LEN-byte MR of the snapshot, as JSON.
+rxe_mr_json() {
+	rxe_mr_pages "$1" |
+		awk 'NR == 1 { printf "{\"page_size\": %s, \"pages\": %s, \"page_table_bytes\": %s}", $1, $2, $3; found = 1 }
+		     END { if (!found) printf "null" }'
+}
+
+# perftest_policy_sweep SIZES...: unmodified ib_write_bw, ib_read_bw and
+# ib_send_bw over rxe (server and client in this guest) at each message
+# size, with contig's policy "never", then "always", about 64 MiB moved per
+# point (at least 5 messages). perftest's buffer is twice the message
+# size, so a large message size is also the large-buffer run. Each point
+# also records the largest MR perftest registered, as the kernel saw it.
+# Leaves the policy at "madvise".
+perftest_policy_sweep() {
+	echo 1 > /sys/kernel/tracing/events/ib_umem/ib_umem_layout/enable
+	for policy in never always; do
+		contig_policy $policy || fail_bench "contig policy $policy"
+		for tool in ib_write_bw ib_read_bw ib_send_bw; do
+			for s in "$@"; do
+				n=$((67108864 / s))
+				[ $n -lt 5 ] && n=5
+				[ $n -gt 2000 ] && n=2000
+				echo > /sys/kernel/tracing/trace
+				if perftest_pair $tool -s "$s" -n "$n" > /tmp/bw.out 2>&1; then
+					cat /sys/kernel/tracing/trace > /tmp/rdma.trace
+					emit perftest fragmented "$policy" \
+						"{\"tool\": \"$tool\", \"size\": $s, \"iters\": $n, \"bw_avg_mbps\": $(perftest_bw_avg /tmp/bw.out), \"umem\": $(largest_umem_json)}"
+				else
+					cat /tmp/bw.out
+					fail_bench "$tool -s $s, policy $policy"
+				fi
+			done
+		done
+	done
+	echo 0 > /sys/kernel/tracing/events/ib_umem/ib_umem_layout/enable
+	contig_policy madvise
+}
+
+# The largest umem of the snapshot, as JSON (perftest's data buffer).
+largest_umem_json() {
+	local len
+	len=$(grep "ib_umem_layout:" /tmp/rdma.trace |
+		sed -n 's/.* length=\([0-9]*\) .*/\1/p' | sort -n | tail -n 1)
+	[ -n "$len" ] && umem_json "$len" || echo null
+}

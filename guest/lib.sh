@@ -113,3 +113,53 @@ contig_policy() {
 		echo 1 > /sys/kernel/mm/contig_dma/vfio &&
 		echo 1 > /sys/kernel/mm/contig_dma/rdma
 }
+
+# What a registration got, seen while it is registered: rdma_loopback
+# --while-registered "$RDMA_SNAPSHOT" saves ib_umem:ib_umem_layout events
+# (enable the event first) and "rdma res show mr -dd" (rxe's MR pages).
+RDMA_SNAPSHOT="cat /sys/kernel/tracing/trace > /tmp/rdma.trace; rdma -dd res show mr dev rxe0 > /tmp/rdma.mrs"
+rdma_snapshot_clear() {
+	echo > /sys/kernel/tracing/trace
+	rm -f /tmp/rdma.trace /tmp/rdma.mrs
+}
+
+# umem_layout LEN N FIELD...: the FIELDs (sg_entries, irdma_pgsz, ...) of
+# the last N ib_umem_layout events of the snapshot for LEN-byte umems, a
+# line each, oldest first.
+umem_layout() {
+	local len=$1 n=$2
+	shift 2
+	grep "ib_umem_layout:" /tmp/rdma.trace |
+		awk -v len="$len" -v fields="$*" '
+		{
+			# every line has every key: kv needs no clearing
+			for (i = 1; i <= NF; i++)
+				if ((n = index($i, "=")) > 0)
+					kv[substr($i, 1, n - 1)] = substr($i, n + 1)
+			if (kv["length"] != len)
+				next
+			nf = split(fields, f, " ")
+			line = ""
+			for (i = 1; i <= nf; i++)
+				line = line (i > 1 ? " " : "") kv[f[i]]
+			print line
+		}' | tail -n "$n"
+}
+
+# rxe_mr_pages LEN: rxe's "page_size pages page_table_bytes" of each MR
+# of LEN bytes in the snapshot ("rdma res show mr -dd" prints the driver's
+# attributes after the MR's own).
+rxe_mr_pages() {
+	awk -v len="$1" '
+	{
+		for (i = 1; i < NF; i++) {
+			if ($i == "mrlen") cur = $(i + 1)
+			if ($i == "page_size") ps = $(i + 1)
+			if ($i == "pages") pages = $(i + 1)
+			if ($i == "page_table_bytes" && cur == len) {
+				print ps, pages, $(i + 1)
+				cur = ""
+			}
+		}
+	}' /tmp/rdma.mrs
+}

@@ -12,6 +12,7 @@ did not finish, reported an error, or the kernel log has a splat.
 import argparse
 import json
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
@@ -36,6 +37,9 @@ def iotlb_counts(trace_path):
         if m:
             events.append((kind, int(m.group(1), 16)))
     return events
+
+
+HW_BITMAPS = ("mlx5", "irdma", "bnxt_re")
 
 
 def metrics(rec, events):
@@ -78,6 +82,36 @@ def metrics(rec, events):
             "rdma_ops_verified": (lb.get("writes_ok", 0) +
                                   lb.get("reads_ok", 0)),
         })
+    elif rec["scenario"].startswith("rdma-policy"):
+        lb = r.get("loopback") or {}
+        umem = r.get("umem") or {}
+        mr = r.get("rxe_mr") or {}
+        out.update({
+            "size_mib": lb.get("size_mib"), "backing": lb.get("backing"),
+            "rdma_ops_verified": (lb.get("writes_ok", 0) +
+                                  lb.get("reads_ok", 0)),
+            "rdma_failed": lb.get("failed"),
+            "runs_pagemap": lb.get("sg_entries"),
+            "M3_sg_entries": umem.get("sg_entries"),
+            "M6_reg_mr_first_us": lb.get("reg_first_us"),
+            "M6_reg_mr_repeat_us": lb.get("reg_repeat_us"),
+            "reg_cycles": lb.get("reg_cycles"),
+            "reg_cycle_avg_us": lb.get("reg_cycle_avg_us"),
+            "rxe_page_size": mr.get("page_size"),
+            "rxe_pages": mr.get("pages"),
+            "rxe_page_table_bytes": mr.get("page_table_bytes"),
+        })
+        for hw in HW_BITMAPS:
+            out[f"M3_{hw}_pgsz"] = umem.get(f"{hw}_pgsz")
+            out[f"M3_{hw}_blocks"] = umem.get(f"{hw}_blocks")
+    elif rec["scenario"] == "perftest":
+        umem = r.get("umem") or {}
+        out.update({"tool": r["tool"], "msg_size": r["size"],
+                    "iters": r["iters"], "bw_avg_mbps": r["bw_avg_mbps"],
+                    "M3_sg_entries": umem.get("sg_entries"),
+                    "mr_bytes": umem.get("length"),
+                    "M3_irdma_pgsz": umem.get("irdma_pgsz"),
+                    "M3_irdma_blocks": umem.get("irdma_blocks")})
     elif rec["scenario"].startswith("ib_write_bw"):
         out["M6_bw_avg_mbps"] = r["bw_avg_mbps"]
     elif rec["scenario"].startswith("contigctl-"):
@@ -200,9 +234,133 @@ def vfio_table(results):
         print(fmt.format(*row))
 
 
+def size_str(b):
+    """4096 -> 4K, 2097152 -> 2M: page and message sizes."""
+    if b is None:
+        return "-"
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if b >= 1 << shift and b % (1 << shift) == 0:
+            return f"{b >> shift}{unit}"
+    return str(b)
+
+
+def print_rows(head, lines):
+    widths = [max(len(row[i]) for row in [head] + lines)
+              for i in range(len(head))]
+    fmt = "  ".join("{:<%d}" % w for w in widths)
+    print()
+    print(fmt.format(*head))
+    print(fmt.format(*["-" * w for w in widths]))
+    for row in lines:
+        print(fmt.format(*row))
+
+
+def rdma_table(results):
+    """ibv_reg_mr on fragmented memory, policy never against always: what
+    the kernel made of the buffer (M3), what rxe keeps for it, and the
+    registration times as ratios to the never run of the same size."""
+    rows = [r for r in results if r["scenario"].startswith("rdma-policy")]
+    if not rows:
+        return
+    never = {r["size_mib"]: r for r in rows if r["side"] == "never"}
+    head = ["ibv_reg_mr, fragmented", "policy", "sg entries"]
+    head += [f"{hw} blocks x page" for hw in HW_BITMAPS]
+    head += ["rxe pages", "rxe table bytes", "reg first us",
+             "reg repeat us", "first vs never", "repeat vs never",
+             "ops verified"]
+    lines = []
+    for r in rows:
+        base = never.get(r["size_mib"]) or {}
+        line = [f"{r['size_mib']} MiB {r['backing']}", r["side"],
+                str(r["M3_sg_entries"])]
+        line += [f"{r[f'M3_{hw}_blocks']} x {size_str(r[f'M3_{hw}_pgsz'])}"
+                 for hw in HW_BITMAPS]
+        line += [f"{r['rxe_pages']} x {size_str(r['rxe_page_size'])}",
+                 str(r["rxe_page_table_bytes"]),
+                 str(r["M6_reg_mr_first_us"]), str(r["reg_cycle_avg_us"])]
+        for key in ("M6_reg_mr_first_us", "reg_cycle_avg_us"):
+            line.append(f"{r[key] / base[key]:.2f}x"
+                        if base.get(key) and r.get(key) is not None else "-")
+        line.append(str(r["rdma_ops_verified"]))
+        lines.append(line)
+    print_rows(head, lines)
+
+
+def perftest_table(results, png):
+    """Unmodified perftest over rxe, never against always, one row per tool
+    and message size; and the same as a PNG plot (gnuplot)."""
+    rows = [r for r in results if r["scenario"] == "perftest"]
+    if not rows:
+        return None
+    points = {}
+    for r in rows:
+        points.setdefault((r["tool"], r["msg_size"]), {})[r["side"]] = r
+    head = ["perftest over rxe", "msg size", "never MB/s", "always MB/s",
+            "always/never", "MR sg entries never/always",
+            "MR pages never/always"]
+    lines = []
+    for (tool, size), sides in sorted(points.items()):
+        nv, al = sides.get("never", {}), sides.get("always", {})
+        ratio = (f"{al['bw_avg_mbps'] / nv['bw_avg_mbps']:.2f}x"
+                 if nv.get("bw_avg_mbps") and al.get("bw_avg_mbps") else "-")
+        lines.append([tool, size_str(size), str(nv.get("bw_avg_mbps", "-")),
+                      str(al.get("bw_avg_mbps", "-")), ratio,
+                      f"{nv.get('M3_sg_entries')}/{al.get('M3_sg_entries')}",
+                      f"{size_str(nv.get('M3_irdma_pgsz'))}/"
+                      f"{size_str(al.get('M3_irdma_pgsz'))}"])
+    print_rows(head, lines)
+    return plot_perftest(points, png)
+
+
+def plot_perftest(points, png):
+    """Bandwidth against message size, never and always on each tool's
+    panel. Returns an error string, or None."""
+    tools = sorted({t for t, _ in points})
+    dat = png.rsplit(".", 1)[0] + ".dat"
+    with open(dat, "w") as f:
+        for i, tool in enumerate(tools):
+            f.write(f"# {tool}: msg_size never_mbps always_mbps\n")
+            for (t, size), sides in sorted(points.items()):
+                if t == tool:
+                    f.write("%d %s %s\n" % (size, *(
+                        sides.get(p, {}).get("bw_avg_mbps", "NaN")
+                        for p in ("never", "always"))))
+            f.write("\n\n")
+    script = [
+        "set terminal png size 1500,500",
+        f"set output '{png}'",
+        f"set multiplot layout 1,{len(tools)} title "
+        "'perftest over rxe on fragmented memory: contig policy never vs always'",
+        "set termoption noenhanced",
+        "set logscale x 2", "set format x '%.0b %BB'", "set grid",
+        "set yrange [0:*]",
+        "set xlabel 'message size'", "set ylabel 'average MB/s'",
+        "set key bottom right",
+    ]
+    for i, tool in enumerate(tools):
+        script += [
+            f"set title '{tool}'",
+            f"plot '{dat}' index {i} using 1:2 with linespoints title 'never', "
+            f"'' index {i} using 1:3 with linespoints title 'always'",
+        ]
+    script.append("unset multiplot")
+    try:
+        subprocess.run(["gnuplot"], input="\n".join(script) + "\n",
+                       text=True, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        return f"gnuplot: {getattr(e, 'stderr', '') or e}"
+    print(f"plot: {png} (data: {dat})")
+    return None
+
+
+SEPARATE_TABLES = ("vfio-policy", "rdma-policy", "perftest")
+
+
 def table(results):
     results = [r for r in results
-               if not r["scenario"].startswith("vfio-policy")]
+               if not r["scenario"].startswith(SEPARATE_TABLES)]
+    if not results:
+        return
     cols = []
     for r in results:
         col = (r["memory"], r["side"])
@@ -273,6 +431,12 @@ def main():
     if results:
         table(results)
         vfio_table(results)
+        rdma_table(results)
+        png = args.json.rsplit("/", 1)[0] + "/perftest-bw" + (
+            "-demo" if args.json.endswith("-demo.json") else "") + ".png"
+        err = perftest_table(results, png)
+        if err:
+            errors.append(err)
     print(f"results: {args.json}")
     for e in errors:
         print("ERROR:", e)

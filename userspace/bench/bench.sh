@@ -97,6 +97,12 @@ for policy in never always; do
 		fail_bench "vfio_edu type1, policy $policy, 1024 MiB"
 	emit vfio-policy-1024M fragmented "type1/$policy" "${out:-null}"
 done
+# M3 and M6 with contig in ib_umem_get(): ibv_reg_mr of 256 MiB and 1 GiB,
+# policy "never" against "always", then unmodified perftest over rxe from
+# 4 KiB to 8 MiB messages and with 128 MiB messages (256 MiB buffers).
+rdma_policy_sides 256 3
+rdma_policy_sides 1024 2
+perftest_policy_sweep 4096 65536 1048576 8388608 134217728
 contig_policy madvise
 stop_fragmenter || fail_bench "fragmenter found corrupt pages"
 exit $bench_failed

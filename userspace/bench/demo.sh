@@ -6,9 +6,11 @@
 # fragmented memory, a 256 MiB buffer of another process that contigctl
 # queries, prepares (/dev/contig_dma PREPARE) and queries again; then
 # 256 MiB buffers mapped through VFIO type1 and iommufd with contig's
-# policy "never" and "always". Prints what the device gets: physically
-# contiguous runs, congruent chunks, IOMMU leaves, iommu_map calls, map
-# latency, IOTLB misses; and contigctl's own output.
+# policy "never" and "always", and a 256 MiB ibv_reg_mr and perftest over
+# rxe the same way. Prints what the device gets: physically contiguous
+# runs, congruent chunks, IOMMU leaves, iommu_map calls, map latency,
+# IOTLB misses, sg entries and MR pages, registration latency, bandwidth;
+# and contigctl's own output.
 . /contig/lib.sh
 . /contig/bench-lib.sh
 bench_failed=0
@@ -73,6 +75,12 @@ fi
 # The same fragmented memory through VFIO's map paths, contig's policy
 # "never" against "always", VFIO type1 and iommufd.
 vfio_policy_sides 256 64 2 0x200000000 0x300000000 0x400000000 0x500000000
+
+# The same through ibv_reg_mr over rxe: what the kernel and rxe made of a
+# 256 MiB registration, and perftest's bandwidth, never against always.
+guest_rxe_up || fail_bench "rxe setup"
+rdma_policy_sides 256 2
+perftest_policy_sweep 65536 8388608
 
 stop_fragmenter || fail_bench "fragmenter found corrupt pages"
 exit $bench_failed

@@ -1,33 +1,70 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rdma_loopback - RDMA WRITE/READ data-integrity test over a loopback RC
- * connection on a single (soft-RoCE) device.
+ * rdma_loopback - RDMA data-integrity test over a loopback RC connection
+ * on a single (soft-RoCE) device.
  *
  * What it checks:
  *   - Two RC QPs on the same device are connected to each other through
  *     the port's own RoCE v2 (IPv4-mapped) GID, so every operation goes
  *     through the full RoCE transport path of the driver.
- *   - Two mmap()ed buffers A and B are registered; the first and a repeated
- *     ibv_reg_mr() of A are timed (memory pinning cost).
+ *   - Three 2 MiB-aligned buffers are mapped (--backing: private anonymous
+ *     memory with THP as the system says, with MADV_HUGEPAGE or with
+ *     MADV_NOHUGEPAGE, or a shared memfd) and registered: A, the buffer
+ *     under test, and its peers B and C (--peer-size, A's size unless
+ *     smaller). The first and a repeated ibv_reg_mr() of A are timed
+ *     (memory pinning cost; --no-repeat registers A once).
+ *     --while-registered lets a caller look at them while they are
+ *     registered.
  *   - RDMA WRITEs copy chunks of A into B at offsets spread over the whole
- *     buffer (first and last page included, plus one chunk with an
+ *     buffers (first and last page included, plus one chunk with an
  *     unaligned start and length). Each chunk must arrive intact and every
  *     byte of B outside the chunks, in particular the bytes right before
  *     and after each chunk, must be untouched.
- *   - RDMA READs copy the same chunks of B back into a third buffer C; every
- *     byte read must match B, and C outside the chunks must be untouched.
+ *   - RDMA READs copy the same chunks of B back into C; every byte read
+ *     must match B, and C outside the chunks must be untouched.
  *   - The source buffer A must never change.
+ *
+ * Then, unless --skip-extra, the other data paths of the driver:
+ *   - Atomics: on each of up to 64 words of B (the first and the last, one
+ *     in each chunk, the words on either side of 1 GiB and 2 MiB
+ *     boundaries) a fetch-and-add, a compare-and-swap that matches, one
+ *     that does not and one that restores the word. Each must return what
+ *     the word held into C at the same offset and leave the right value.
+ *   - SEND/RECV: A's chunks are sent on QP1 into receives that QP2 posted
+ *     at the same offsets of B.
+ *   - Memory windows: a type 2 window over a range of B that starts inside
+ *     a page and spans a 2 MiB boundary, bound by a bind WR on QP2 (a type
+ *     2 window serves the QP that bound it, and QP2 serves QP1's requests).
+ *     RDMA WRITEs and READs through its rkey hit its first and last bytes
+ *     and the boundary. Then the same through a type 1 window bound with
+ *     ibv_bind_mw(), unless the device has no type 1 windows.
+ *   - Sub-page MRs: two more MRs over parts of A that start and end inside
+ *     a page, one across a 2 MiB boundary, each the local and the remote
+ *     side of a WRITE and of a READ. A transfer into A brings back bytes
+ *     that came from it, over a copy inverted just before, so one that
+ *     moves nothing is caught; afterwards A must hold its pattern again.
+ *   Atomics and transfers into B and C must change nothing else there.
+ *
+ * With --reg-cycles N, A is finally deregistered and registered again N
+ * times (timed), each time followed by a WRITE and a READ of four chunks
+ * through the new MR: a registration loop a caller checks for leaks.
  *
  * Why: memory registration, page pinning and the per-page DMA mapping of
  * user memory are easy to get subtly wrong (off-by-one pages, wrong page
- * for mid-page offsets, stale mappings after re-registration). The fill
- * patterns are chosen so that every byte of A, B and C differs from the
- * byte at the same offset in the other buffers, so a single misplaced or
- * missing byte is detected.
+ * for mid-page offsets, stale mappings after re-registration). An MR maps
+ * its memory in pages as large as the memory allows (2 MiB or 1 GiB when
+ * it is physically contiguous), and each data path translates addresses
+ * on its own, so each one is run at offsets across the whole MR, next to
+ * 2 MiB boundaries included. The fill patterns are chosen so that every
+ * byte of A, B and C differs from the byte at the same offset in the
+ * other buffers, so a single misplaced or missing byte is detected.
  *
- * Usage: rdma_loopback [--dev rxe0] [--size MiB] [--offsets N] [--iters N]
- *                      [--json]
- * Exit status is 0 only if every WRITE and READ completed and verified.
+ * Usage: rdma_loopback [--dev rxe0] [--size MiB] [--peer-size MiB]
+ *                      [--offsets N] [--iters N]
+ *                      [--backing anon|thp|nothp|memfd] [--reg-cycles N]
+ *                      [--no-repeat] [--while-registered CMD]
+ *                      [--skip-extra] [--json]
+ * Exit status is 0 only if every operation completed and verified.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +72,8 @@
 #include <infiniband/verbs.h>
 
 #include "lib/layout.h"
+#include "lib/membuf.h"
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,11 +93,44 @@
 #define POLL_TIMEOUT_MS	10000
 #define SEED_A		0x0123456789abcdefULL
 
+#define SZ_2M		((size_t)2 << 20)
+#define SZ_1G		((size_t)1 << 30)
+#define ALIGN_DOWN(x, a)	((x) & ~((size_t)(a) - 1))
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+
+#define ACCESS_DATA	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+			 IBV_ACCESS_REMOTE_READ)
+/* B is also the target of the atomics and the memory windows. */
+#define ACCESS_B	(ACCESS_DATA | IBV_ACCESS_REMOTE_ATOMIC | \
+			 IBV_ACCESS_MW_BIND)
+
+#define MAX_ATOMIC_TARGETS	64
+#define MAX_1G_PAIRS		4
+#define MAX_CHUNK_TARGETS	16
+#define ATOMIC_ADD	0x0101010101010101ULL	/* changes every byte */
+#define ATOMIC_MISS	0x8000000000000001ULL	/* makes a compare fail */
+
+/* A window holds a 2 MiB boundary with room for a span on either side. */
+#define MW_LEN		(SZ_2M + 3 * ODD_LEN + 123)
+#define SUB_MR_LEN1	(2 * 4096 + 1000)
+#define SUB_MR_LEN2	(3 * 4096 + 5)
+#define CYCLE_CHUNKS	4
+#define MW_SPANS	3	/* first, last, around a 2 MiB boundary */
+
+enum backing { BACK_ANON, BACK_THP, BACK_NOTHP, BACK_MEMFD };
+static const char * const backing_names[] = { "anon", "thp", "nothp", "memfd" };
+
 struct options {
 	const char *dev;
+	bool no_repeat;
+	const char *while_registered;
 	unsigned int size_mib;
+	unsigned int peer_mib;		/* B and C; 0: as large as A */
 	unsigned int offsets;
 	unsigned int iters;
+	unsigned int reg_cycles;
+	enum backing backing;
+	bool skip_extra;
 	bool json;
 };
 
@@ -68,18 +141,38 @@ struct stats {
 	unsigned long long reg_first_us;
 	unsigned long long reg_repeat_us;
 	struct layout a_layout;	/* buffer A while registered (pinned) */
+	/* *_want: operations planned, so that one never run is a failure */
+	unsigned int atomics_ok, atomics_want;
+	unsigned int sends_ok, sends_want;
+	unsigned int mw_ok, mw_want;
+	unsigned int submr_ok, submr_want;
+	unsigned int reg_cycles;		/* cycles that verified */
+	unsigned int reg_cycle_regs;		/* registrations timed */
+	unsigned long long reg_cycle_us;	/* their total time */
 };
 
 struct region {
 	const char *name;
 	uint8_t *addr;
 	size_t len;
+	int memfd;		/* -1 unless the backing is a memfd */
 	struct ibv_mr *mr;
 };
 
+/* The same bytes of A and of the peers B and C, which can be smaller. */
 struct chunk {
-	size_t off;
+	size_t off;	/* in A */
+	size_t poff;	/* in B and C */
 	size_t len;
+};
+
+enum { WR_PENDING = -1, WR_OK = 0, WR_FAILED = 1 };
+
+/* What became of one posted WR; its wr_id is its index in test.wrs. */
+struct wr_state {
+	int status;
+	enum ibv_wc_opcode opcode;	/* the completion it must get */
+	uint32_t byte_len;		/* of a receive */
 };
 
 struct test {
@@ -93,7 +186,12 @@ struct test {
 	struct region a, b, c;
 	struct chunk *chunks;
 	unsigned int nchunks;
-	int *status;		/* per-chunk completion state of a batch */
+	struct wr_state *wrs;	/* the WRs of the current batch */
+	/*
+	 * A post failed or completions timed out: what is still queued
+	 * could complete into a later batch, so no more operations.
+	 */
+	bool broken;
 };
 
 static FILE *info_out;
@@ -126,8 +224,25 @@ static void __attribute__((format(printf, 1, 2))) error(const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: " PROG " [--dev NAME (default rxe0)]\n"
-		"       [--size MiB (default 64)] [--offsets N (default 16)]\n"
-		"       [--iters N (default 1)] [--json]\n");
+		"       [--size MiB (default 64)] [--peer-size MiB]\n"
+		"       [--offsets N (default 16)] [--iters N (default 1)]\n"
+		"       [--backing anon|thp|nothp|memfd (default anon)]\n"
+		"       [--reg-cycles N (default 0)] [--no-repeat]\n"
+		"       [--while-registered CMD] [--skip-extra] [--json]\n"
+		"  --size MiB      size of A, the buffer under test\n"
+		"  --peer-size MiB size of B and C, at most and by default\n"
+		"                  --size: A's chunks go to offsets spread\n"
+		"                  over them\n"
+		"  --backing B     memory of A, B and C: anon (THP as the\n"
+		"                  system says), thp (MADV_HUGEPAGE),\n"
+		"                  nothp (MADV_NOHUGEPAGE), memfd (shared)\n"
+		"  --reg-cycles N  then deregister and register A N times,\n"
+		"                  each with a WRITE and READ of 4 chunks\n"
+		"  --no-repeat     register A once, not twice\n"
+		"  --while-registered CMD\n"
+		"                  then run CMD with sh, its stdout to stderr\n"
+		"  --skip-extra    WRITE and READ only: no atomics,\n"
+		"                  SEND/RECV, MW or sub-page MR phases\n");
 }
 
 static int parse_uint(const char *name, const char *s, unsigned long min,
@@ -146,6 +261,20 @@ static int parse_uint(const char *name, const char *s, unsigned long min,
 	return 0;
 }
 
+static int parse_backing(const char *s, enum backing *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(backing_names); i++) {
+		if (!strcmp(s, backing_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	error("invalid --backing '%s' (expected anon, thp, nothp or memfd)", s);
+	return -1;
+}
+
 /* Returns 0 to run, 1 for --help, -1 on a usage error. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -154,13 +283,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "size",	required_argument, NULL, 's' },
 		{ "offsets",	required_argument, NULL, 'o' },
 		{ "iters",	required_argument, NULL, 'i' },
+		{ "backing",	required_argument, NULL, 'b' },
+		{ "reg-cycles",	required_argument, NULL, 'r' },
+		{ "peer-size",	required_argument, NULL, 'p' },
+		{ "no-repeat",	no_argument,	   NULL, 'n' },
+		{ "while-registered", required_argument, NULL, 'w' },
+		{ "skip-extra",	no_argument,	   NULL, 'x' },
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:s:o:i:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:s:o:i:b:r:p:nw:xjh", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			o->dev = optarg;
@@ -177,6 +313,29 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_uint("iters", optarg, 1, 1000000, &o->iters))
 				return -1;
 			break;
+		case 'b':
+			if (parse_backing(optarg, &o->backing))
+				return -1;
+			break;
+		case 'r':
+			if (parse_uint("reg-cycles", optarg, 0, 1000000,
+				       &o->reg_cycles))
+				return -1;
+			break;
+		case 'p':
+			if (parse_uint("peer-size", optarg, 1, 65536,
+				       &o->peer_mib))
+				return -1;
+			break;
+		case 'n':
+			o->no_repeat = true;
+			break;
+		case 'w':
+			o->while_registered = optarg;
+			break;
+		case 'x':
+			o->skip_extra = true;
+			break;
 		case 'j':
 			o->json = true;
 			break;
@@ -190,6 +349,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		error("unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
+	/* A's bytes go to B at the same offsets in some phases */
+	if (o->peer_mib > o->size_mib) {
+		error("--peer-size %u is larger than --size %u", o->peer_mib,
+		      o->size_mib);
+		return -1;
+	}
+	if (!o->peer_mib)
+		o->peer_mib = o->size_mib;
 	return 0;
 }
 
@@ -226,6 +393,24 @@ static uint8_t pattern_byte(size_t off, uint64_t seed)
 	return b[off & 7];
 }
 
+/* Puts the pattern back into [start, end) after an operation changed it. */
+static void fill_range(uint8_t *buf, size_t start, size_t end, uint64_t seed)
+{
+	size_t i;
+
+	for (i = start; i < end; i++)
+		buf[i] = pattern_byte(i, seed);
+}
+
+static void restore_chunks(const struct region *r, const struct chunk *ch,
+			   unsigned int n, uint64_t seed)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		fill_range(r->addr, ch[i].poff, ch[i].poff + ch[i].len, seed);
+}
+
 /* Checks [start, end) against the pattern; *bad gets the first mismatch. */
 static bool check_pattern(const uint8_t *buf, size_t start, size_t end,
 			  uint64_t seed, size_t *bad)
@@ -258,25 +443,60 @@ static void report_mismatch(const struct region *r, size_t off, uint8_t want,
 	      r->name, off, r->addr[off], want, where);
 }
 
+/* Is [start, end) of @r the pattern @seed? Reports the first bad byte. */
+static bool range_intact(const struct region *r, size_t start, size_t end,
+			 uint64_t seed, const char *where)
+{
+	size_t bad;
+
+	if (check_pattern(r->addr, start, end, seed, &bad))
+		return true;
+	report_mismatch(r, bad, pattern_byte(bad, seed), where);
+	return false;
+}
+
+/* Are the @len bytes at @off of @r those at @src? */
+static bool same_bytes(const struct region *r, size_t off, const uint8_t *src,
+		       size_t len, const char *where)
+{
+	const uint8_t *dst = r->addr + off;
+	size_t j;
+
+	if (!memcmp(dst, src, len))
+		return true;
+	for (j = 0; dst[j] == src[j]; j++)
+		;
+	report_mismatch(r, off + j, src[j], where);
+	return false;
+}
+
+/* Does chunk @ch of the peer @r hold what A holds there? */
+static bool holds_a(const struct test *t, const struct region *r,
+		    const struct chunk *ch, const char *where)
+{
+	return same_bytes(r, ch->poff, t->a.addr + ch->off, ch->len, where);
+}
+
 /*
- * Verifies that every byte of @r outside the chunks still holds the
- * pattern @seed. Returns the number of damaged gaps.
+ * Verifies that every byte of the peer @r outside the @n chunks (sorted,
+ * not overlapping) still holds the pattern @seed. Returns the number of
+ * damaged gaps.
  */
-static unsigned int check_gaps(const struct test *t, const struct region *r,
-			       uint64_t seed)
+static unsigned int check_gaps(const struct region *r, const struct chunk *ch,
+			       unsigned int n, uint64_t seed)
 {
 	unsigned int i, bad_gaps = 0;
 	size_t pos = 0, bad;
 	char where[96];
 
-	for (i = 0; i <= t->nchunks; i++) {
-		size_t end = i < t->nchunks ? t->chunks[i].off : r->len;
+	for (i = 0; i <= n; i++) {
+		size_t end = i < n ? ch[i].poff : r->len;
 
 		if (!check_pattern(r->addr, pos, end, seed, &bad)) {
 			if (i > 0 && bad == pos)
 				snprintf(where, sizeof(where),
 					 "byte right after chunk %u", i - 1);
-			else if (i < t->nchunks && bad + 1 == end)
+			else if (i < n && bad + 1 == end)
 				snprintf(where, sizeof(where),
 					 "byte right before chunk %u", i);
 			else
@@ -285,58 +505,115 @@ static unsigned int check_gaps(const struct test *t, const struct region *r,
 			report_mismatch(r, bad, pattern_byte(bad, seed), where);
 			bad_gaps++;
 		}
-		if (i < t->nchunks)
-			pos = t->chunks[i].off + t->chunks[i].len;
+		if (i < n)
+			pos = ch[i].poff + ch[i].len;
 	}
 	return bad_gaps;
 }
 
+/*
+ * Like check_gaps(), but only the page on either side of each chunk: for
+ * loops that cannot afford a pass over the whole buffer every time.
+ */
+static unsigned int check_guards(const struct region *r, const struct chunk *ch,
+				 unsigned int n, uint64_t seed)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), prev_end = 0;
+	unsigned int i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		size_t end = ch[i].poff + ch[i].len;
+		size_t lo = ch[i].poff > prev_end + page ?
+			    ch[i].poff - page : prev_end;
+		size_t next = i + 1 < n ? ch[i + 1].poff : r->len;
+		size_t hi = end + page < next ? end + page : next;
+
+		bad += !range_intact(r, lo, ch[i].poff, seed, "before a chunk");
+		bad += !range_intact(r, end, hi, seed, "after a chunk");
+		prev_end = end;
+	}
+	return bad;
+}
+
+/* Does A still hold its pattern? If not, it gets it back for what follows. */
+static bool a_intact(struct test *t, const char *where)
+{
+	if (range_intact(&t->a, 0, t->a.len, SEED_A, where))
+		return true;
+	fill_pattern(t->a.addr, t->a.len, SEED_A);
+	return false;
+}
+
+static void tally(struct stats *st, unsigned int *ok_count, bool ok)
+{
+	if (ok)
+		(*ok_count)++;
+	else
+		st->failed++;
+}
+
 /* ------------------------------------------------------------ chunk setup */
 
+/* Offset of the first page of chunk @i of @n in @pages pages. */
+static size_t spread(size_t i, unsigned int n, size_t pages,
+		     size_t chunk_pages, size_t page)
+{
+	return (n > 1 ? i * (pages - chunk_pages) / (n - 1) : 0) * page;
+}
+
 /*
- * Spreads the chunks evenly over the buffer: chunk 0 starts at the first
+ * Spreads the chunks evenly over A and, at the same index, over the peers
+ * (the same offsets unless they are smaller): chunk 0 starts at the first
  * page, the last chunk ends at the last byte. One chunk gets an unaligned
  * start and length. Chunks never overlap.
  */
-static int plan_chunks(struct test *t, size_t size, unsigned int n)
+static int plan_chunks(struct test *t, size_t size, size_t peer,
+		       unsigned int n)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t pages = size / page, chunk_pages, span, i;
+	size_t pages = size / page, ppages = peer / page, chunk_pages, i;
 	unsigned int odd = n >= 3 ? n / 2 : 0;
 
-	if (pages / n < 2) {
-		error("--size too small for %u offsets (need 2 pages each)", n);
+	if (ppages / n < 2) {
+		error("--%s too small for %u offsets (need 2 pages each)",
+		      peer < size ? "peer-size" : "size", n);
 		return -1;
 	}
 	chunk_pages = CHUNK_BYTES / page;
 	if (chunk_pages < 2)
 		chunk_pages = 2;
-	if (chunk_pages > pages / n)
-		chunk_pages = pages / n;
-	span = pages - chunk_pages;
+	if (chunk_pages > ppages / n)
+		chunk_pages = ppages / n;
 
+	/* A SEND/RECV batch has a WR on either side for each chunk. */
 	t->chunks = calloc(n, sizeof(*t->chunks));
-	t->status = calloc(n, sizeof(*t->status));
-	if (!t->chunks || !t->status) {
+	t->wrs = calloc(2 * n + CYCLE_CHUNKS, sizeof(*t->wrs));
+	if (!t->chunks || !t->wrs) {
 		error("calloc: %s", strerror(errno));
 		return -1;
 	}
 	t->nchunks = n;
 	for (i = 0; i < n; i++) {
-		size_t first = n > 1 ? i * span / (n - 1) : 0;
-
-		t->chunks[i].off = first * page;
+		t->chunks[i].off = spread(i, n, pages, chunk_pages, page);
+		t->chunks[i].poff = spread(i, n, ppages, chunk_pages, page);
 		t->chunks[i].len = chunk_pages * page;
 	}
 	t->chunks[odd].off += ODD_START;
+	t->chunks[odd].poff += ODD_START;
 	t->chunks[odd].len = ODD_LEN;
 
 	info("%u chunks of %zu bytes, last at %#zx; chunk %u unaligned: %#zx+%zu",
 	     n, chunk_pages * page, t->chunks[n - 1].off, odd,
 	     t->chunks[odd].off, t->chunks[odd].len);
-	for (i = 0; n <= 32 && i < n; i++)
-		info("chunk %zu: offset %#zx length %zu", i,
-		     t->chunks[i].off, t->chunks[i].len);
+	for (i = 0; n <= 32 && i < n; i++) {
+		if (peer == size)
+			info("chunk %zu: offset %#zx length %zu", i,
+			     t->chunks[i].off, t->chunks[i].len);
+		else
+			info("chunk %zu: offset %#zx (B and C %#zx) length %zu",
+			     i, t->chunks[i].off, t->chunks[i].poff,
+			     t->chunks[i].len);
+	}
 	return 0;
 }
 
@@ -440,11 +717,17 @@ static int query_port(struct test *t)
 
 static int create_resources(struct test *t, unsigned int depth)
 {
+	/*
+	 * A batch has at most one WR per chunk on either queue, or one per
+	 * chunk of a registration cycle or span of a memory window
+	 * (MW_SPANS <= CYCLE_CHUNKS).
+	 */
+	unsigned int sq_depth = depth > CYCLE_CHUNKS ? depth : CYCLE_CHUNKS;
 	struct ibv_qp_init_attr qa = {
 		.qp_type = IBV_QPT_RC,
 		.cap = {
-			.max_send_wr = depth,
-			.max_recv_wr = 1,
+			.max_send_wr = sq_depth,
+			.max_recv_wr = depth,
 			.max_send_sge = 1,
 			.max_recv_sge = 1,
 		},
@@ -492,8 +775,8 @@ static int connect_qp(struct test *t, struct ibv_qp *qp, uint32_t dest_qpn)
 	attr.qp_state = IBV_QPS_INIT;
 	attr.pkey_index = 0;
 	attr.port_num = PORT_NUM;
-	attr.qp_access_flags = IBV_ACCESS_LOCAL_WRITE |
-			       IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE;
+	/* the responder checks atomics against the QP's access too */
+	attr.qp_access_flags = ACCESS_DATA | IBV_ACCESS_REMOTE_ATOMIC;
 	if (modify_qp(qp, &attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
 		      IBV_QP_PORT | IBV_QP_ACCESS_FLAGS, "INIT"))
 		return -1;
@@ -537,14 +820,32 @@ static unsigned long long now_us(void)
 	return (unsigned long long)ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
 }
 
-static int alloc_region(struct region *r, const char *name, size_t len)
+/*
+ * 2 MiB-aligned, so that THPs can back it and its virtual and physical
+ * addresses can agree modulo 2 MiB, which large MR pages need.
+ */
+static int alloc_region(struct region *r, const char *name, size_t len,
+			enum backing backing)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int advice = backing == BACK_THP ? MADV_HUGEPAGE :
+		     backing == BACK_NOTHP ? MADV_NOHUGEPAGE : -1;
+	char memfd_name[32];
+	void *p;
 
 	r->name = name;
-	if (p == MAP_FAILED) {
-		error("mmap(%s, %zu bytes): %s", name, len, strerror(errno));
+	if (backing == BACK_MEMFD) {
+		snprintf(memfd_name, sizeof(memfd_name), PROG "-%s", name);
+		r->memfd = memfd_create(memfd_name, MFD_CLOEXEC);
+		if (r->memfd < 0 || ftruncate(r->memfd, (off_t)len)) {
+			error("memfd for %s (%zu bytes): %s", name, len,
+			      strerror(errno));
+			return -1;
+		}
+	}
+	p = membuf_map(len, r->memfd, advice);
+	if (!p) {
+		error("mapping %s (%zu bytes of %s memory): %s", name, len,
+		      backing_names[backing], strerror(errno));
 		return -1;
 	}
 	r->addr = p;
@@ -553,12 +854,12 @@ static int alloc_region(struct region *r, const char *name, size_t len)
 }
 
 /* Registers @r; returns the time ibv_reg_mr() took, in *us. */
-static int reg_region(struct test *t, struct region *r, unsigned long long *us)
+static int reg_region(struct test *t, struct region *r, int access,
+		      unsigned long long *us)
 {
 	unsigned long long start = now_us();
 
-	r->mr = ibv_reg_mr(t->pd, r->addr, r->len, IBV_ACCESS_LOCAL_WRITE |
-			   IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
+	r->mr = ibv_reg_mr(t->pd, r->addr, r->len, access);
 	*us = now_us() - start;
 	if (!r->mr) {
 		error("ibv_reg_mr(%s, %zu bytes): %s", r->name, r->len,
@@ -581,18 +882,22 @@ static int dereg_region(struct region *r)
 	return ret ? -1 : 0;
 }
 
-static int setup_memory(struct test *t, size_t size, struct stats *st)
+static int setup_memory(struct test *t, size_t size, size_t peer,
+			enum backing backing, bool repeat, struct stats *st)
 {
 	unsigned long long us;
 
-	if (alloc_region(&t->a, "A", size) || alloc_region(&t->b, "B", size) ||
-	    alloc_region(&t->c, "C", size))
+	if (alloc_region(&t->a, "A", size, backing) ||
+	    alloc_region(&t->b, "B", peer, backing) ||
+	    alloc_region(&t->c, "C", peer, backing))
 		return -1;
 	/* B and C get their patterns at the start of every iteration. */
 	fill_pattern(t->a.addr, size, SEED_A);
 
-	if (reg_region(t, &t->a, &st->reg_first_us) || dereg_region(&t->a) ||
-	    reg_region(t, &t->a, &st->reg_repeat_us))
+	if (reg_region(t, &t->a, ACCESS_DATA, &st->reg_first_us))
+		return -1;
+	if (repeat && (dereg_region(&t->a) ||
+		       reg_region(t, &t->a, ACCESS_DATA, &st->reg_repeat_us)))
 		return -1;
 	info("reg_mr A (%zu MiB): first %llu us, repeated %llu us",
 	     size >> 20, st->reg_first_us, st->reg_repeat_us);
@@ -607,18 +912,89 @@ static int setup_memory(struct test *t, size_t size, struct stats *st)
 	info("A while registered: %lu runs (sg entries), longest %lu pages, %lu congruent 2 MiB chunks",
 	     st->a_layout.runs, st->a_layout.longest_run,
 	     st->a_layout.chunks_2m);
-	if (reg_region(t, &t->b, &us) || reg_region(t, &t->c, &us))
+	if (reg_region(t, &t->b, ACCESS_B, &us) ||
+	    reg_region(t, &t->c, ACCESS_DATA, &us))
 		return -1;
+	return 0;
+}
+
+/*
+ * Runs @cmd with sh while the MRs exist, e.g. to take a snapshot of what
+ * the kernel made of them. posix_spawn() rather than fork(): a fork would
+ * copy every pinned page of the buffers for the child. Its stdout goes to
+ * stderr, so that ours stays one JSON object.
+ */
+static int run_while_registered(const char *cmd)
+{
+	char sh[] = "sh", dash_c[] = "-c";
+	char *const argv[] = { sh, dash_c, (char *)cmd, NULL };
+	posix_spawn_file_actions_t fa;
+	int ret, status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	ret = posix_spawn_file_actions_init(&fa);
+	if (!ret)
+		ret = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO,
+						       STDOUT_FILENO);
+	if (!ret)
+		ret = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (ret) {
+		error("--while-registered: cannot run /bin/sh: %s",
+		      strerror(ret));
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			error("waitpid: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		error("--while-registered command failed (wait status %#x)",
+		      status);
+		return -1;
+	}
 	return 0;
 }
 
 /* ------------------------------------------------------------ data path */
 
-enum { WR_PENDING = -1, WR_OK = 0, WR_FAILED = 1 };
+static enum ibv_wc_opcode wc_opcode(enum ibv_wr_opcode op)
+{
+	switch (op) {
+	case IBV_WR_RDMA_WRITE:
+		return IBV_WC_RDMA_WRITE;
+	case IBV_WR_RDMA_READ:
+		return IBV_WC_RDMA_READ;
+	case IBV_WR_ATOMIC_FETCH_AND_ADD:
+		return IBV_WC_FETCH_ADD;
+	case IBV_WR_ATOMIC_CMP_AND_SWP:
+		return IBV_WC_COMP_SWAP;
+	case IBV_WR_BIND_MW:
+		return IBV_WC_BIND_MW;
+	default:
+		return IBV_WC_SEND;
+	}
+}
 
-/* Polls until every posted WR completed or the timeout expired. */
-static int poll_batch(struct test *t, unsigned int posted,
-		      enum ibv_wc_opcode opcode)
+/* Expects WRs @first..@first + @n - 1 to complete with @opcode. */
+static void begin_batch(struct test *t, unsigned int first, unsigned int n,
+			enum ibv_wc_opcode opcode)
+{
+	unsigned int i;
+
+	for (i = first; i < first + n; i++) {
+		t->wrs[i].status = WR_PENDING;
+		t->wrs[i].opcode = opcode;
+		t->wrs[i].byte_len = 0;
+	}
+}
+
+/* Polls until WRs 0..@posted - 1 completed or the timeout expired. */
+static int poll_batch(struct test *t, unsigned int posted)
 {
 	unsigned long long deadline = now_us() + POLL_TIMEOUT_MS * 1000ULL;
 	const struct timespec nap = { 0, 50000 };
@@ -630,32 +1006,38 @@ static int poll_batch(struct test *t, unsigned int posted,
 		n = ibv_poll_cq(t->cq, 16, wc);
 		if (n < 0) {
 			error("ibv_poll_cq: returned %d", n);
+			t->broken = true;
 			return -1;
 		}
 		for (i = 0; i < n; i++) {
 			uint64_t id = wc[i].wr_id;
+			struct wr_state *s;
 
-			if (id >= posted || t->status[id] != WR_PENDING) {
+			if (id >= posted || t->wrs[id].status != WR_PENDING) {
 				error("unexpected completion wr_id %llu",
 				      (unsigned long long)id);
 				continue;
 			}
+			s = &t->wrs[id];
 			done++;
-			t->status[id] = WR_FAILED;
+			s->status = WR_FAILED;
 			if (wc[i].status != IBV_WC_SUCCESS)
-				error("chunk %llu: completion status %s (%d)",
+				error("WR %llu: completion status %s (%d)",
 				      (unsigned long long)id,
 				      ibv_wc_status_str(wc[i].status),
 				      wc[i].status);
-			else if (wc[i].opcode != opcode)
-				error("chunk %llu: completion opcode %d, expected %d",
-				      (unsigned long long)id, wc[i].opcode, opcode);
+			else if (wc[i].opcode != s->opcode)
+				error("WR %llu: completion opcode %d, expected %d",
+				      (unsigned long long)id, wc[i].opcode,
+				      s->opcode);
 			else
-				t->status[id] = WR_OK;
+				s->status = WR_OK;
+			s->byte_len = wc[i].byte_len;
 		}
 		if (!n && now_us() > deadline) {
 			error("timeout: %u of %u completions after %d ms",
 			      done, posted, POLL_TIMEOUT_MS);
+			t->broken = true;
 			return -1;
 		}
 		if (!n)
@@ -664,96 +1046,124 @@ static int poll_batch(struct test *t, unsigned int posted,
 	return 0;
 }
 
-/* Posts one signaled RDMA op per chunk on QP1 and waits for them. */
-static int run_batch(struct test *t, enum ibv_wr_opcode op,
-		     const struct region *local, const struct region *remote)
+/* A signaled WR moving @len bytes at @laddr (@lkey) to or from the peer. */
+static void data_wr(struct ibv_send_wr *wr, struct ibv_sge *sge,
+		    enum ibv_wr_opcode op, void *laddr, size_t len,
+		    uint32_t lkey, void *raddr, uint32_t rkey)
 {
-	enum ibv_wc_opcode wc_op = op == IBV_WR_RDMA_WRITE ?
-				   IBV_WC_RDMA_WRITE : IBV_WC_RDMA_READ;
+	sge->addr = (uintptr_t)laddr;
+	sge->length = (uint32_t)len;
+	sge->lkey = lkey;
+	memset(wr, 0, sizeof(*wr));
+	wr->sg_list = sge;
+	wr->num_sge = 1;
+	wr->opcode = op;
+	wr->send_flags = IBV_SEND_SIGNALED;
+	wr->wr.rdma.remote_addr = (uintptr_t)raddr;
+	wr->wr.rdma.rkey = rkey;
+}
+
+/* Where chunk @ch is in @r: A and the peers can differ in size. */
+static uint8_t *chunk_addr(const struct test *t, const struct region *r,
+			   const struct chunk *ch)
+{
+	return r->addr + (r == &t->a ? ch->off : ch->poff);
+}
+
+/*
+ * Posts one signaled RDMA op per chunk on QP1, between @local and @remote
+ * at the chunk's offsets, with @rkey (the remote MR's or a memory
+ * window's), and waits for them.
+ */
+static int run_batch(struct test *t, enum ibv_wr_opcode op,
+		     const struct region *local, const struct region *remote,
+		     uint32_t rkey, const struct chunk *ch, unsigned int n)
+{
 	struct ibv_send_wr wr, *bad_wr;
 	struct ibv_sge sge;
 	unsigned int i;
 	int ret = 0;
 
-	for (i = 0; i < t->nchunks; i++)
-		t->status[i] = WR_PENDING;
-	for (i = 0; i < t->nchunks; i++) {
-		const struct chunk *ch = &t->chunks[i];
-
-		sge.addr = (uintptr_t)(local->addr + ch->off);
-		sge.length = (uint32_t)ch->len;
-		sge.lkey = local->mr->lkey;
-		memset(&wr, 0, sizeof(wr));
+	begin_batch(t, 0, n, wc_opcode(op));
+	for (i = 0; i < n; i++) {
+		data_wr(&wr, &sge, op, chunk_addr(t, local, &ch[i]), ch[i].len,
+			local->mr->lkey, chunk_addr(t, remote, &ch[i]), rkey);
 		wr.wr_id = i;
-		wr.sg_list = &sge;
-		wr.num_sge = 1;
-		wr.opcode = op;
-		wr.send_flags = IBV_SEND_SIGNALED;
-		wr.wr.rdma.remote_addr = (uintptr_t)(remote->addr + ch->off);
-		wr.wr.rdma.rkey = remote->mr->rkey;
 		ret = ibv_post_send(t->qp[0], &wr, &bad_wr);
 		if (ret) {
 			error("ibv_post_send(chunk %u): %s", i, strerror(ret));
+			t->broken = true;
 			break;
 		}
 	}
-	if (poll_batch(t, i, wc_op))
+	if (poll_batch(t, i))
 		return -1;
 	return ret ? -1 : 0;
+}
+
+/* Posts @wr on @qp and waits for it: did it complete successfully? */
+static bool post_and_wait(struct test *t, struct ibv_qp *qp,
+			  struct ibv_send_wr *wr, const char *what)
+{
+	struct ibv_send_wr *bad_wr;
+	int ret;
+
+	begin_batch(t, 0, 1, wc_opcode(wr->opcode));
+	wr->wr_id = 0;
+	wr->send_flags |= IBV_SEND_SIGNALED;
+	ret = ibv_post_send(qp, wr, &bad_wr);
+	if (ret) {
+		error("ibv_post_send(%s): %s", what, strerror(ret));
+		t->broken = true;
+		return false;
+	}
+	if (!poll_batch(t, 1) && t->wrs[0].status == WR_OK)
+		return true;
+	error("%s did not complete", what);
+	return false;
+}
+
+/* One RDMA WRITE or READ on QP1; all addresses are explicit. */
+static bool rdma_one(struct test *t, enum ibv_wr_opcode op, void *laddr,
+		     size_t len, uint32_t lkey, void *raddr, uint32_t rkey,
+		     const char *what)
+{
+	struct ibv_send_wr wr;
+	struct ibv_sge sge;
+
+	data_wr(&wr, &sge, op, laddr, len, lkey, raddr, rkey);
+	return post_and_wait(t, t->qp[0], &wr, what);
 }
 
 /* RDMA WRITE A -> B, then verify B's chunks and everything around them. */
 static int write_phase(struct test *t, struct stats *st, uint64_t seed_b)
 {
-	int ret = run_batch(t, IBV_WR_RDMA_WRITE, &t->a, &t->b);
+	int ret = run_batch(t, IBV_WR_RDMA_WRITE, &t->a, &t->b,
+			    t->b.mr->rkey, t->chunks, t->nchunks);
 	unsigned int i;
-	size_t bad;
 
-	for (i = 0; i < t->nchunks; i++) {
-		const struct chunk *ch = &t->chunks[i];
-		bool ok = t->status[i] == WR_OK;
-
-		if (ok && !check_pattern(t->b.addr, ch->off, ch->off + ch->len,
-					 SEED_A, &bad)) {
-			report_mismatch(&t->b, bad, pattern_byte(bad, SEED_A),
-					"inside written chunk");
-			ok = false;
-		}
-		if (ok)
-			st->writes_ok++;
-		else
-			st->failed++;
-	}
-	st->failed += check_gaps(t, &t->b, seed_b);
+	for (i = 0; i < t->nchunks; i++)
+		tally(st, &st->writes_ok, t->wrs[i].status == WR_OK &&
+		      holds_a(t, &t->b, &t->chunks[i], "inside written chunk"));
+	st->failed += check_gaps(&t->b, t->chunks, t->nchunks, seed_b);
 	return ret;
 }
 
 /* RDMA READ B -> C, then verify every byte read and C around the chunks. */
 static int read_phase(struct test *t, struct stats *st, uint64_t seed_c)
 {
-	int ret = run_batch(t, IBV_WR_RDMA_READ, &t->c, &t->b);
+	int ret = run_batch(t, IBV_WR_RDMA_READ, &t->c, &t->b,
+			    t->b.mr->rkey, t->chunks, t->nchunks);
 	unsigned int i;
-	size_t j;
 
 	for (i = 0; i < t->nchunks; i++) {
 		const struct chunk *ch = &t->chunks[i];
-		const uint8_t *src = t->b.addr + ch->off;
-		const uint8_t *dst = t->c.addr + ch->off;
-		bool ok = t->status[i] == WR_OK;
 
-		if (ok && memcmp(dst, src, ch->len)) {
-			for (j = 0; dst[j] == src[j]; j++)
-				;
-			report_mismatch(&t->c, ch->off + j, src[j],
-					"inside read chunk");
-			ok = false;
-		}
-		if (ok)
-			st->reads_ok++;
-		else
-			st->failed++;
+		tally(st, &st->reads_ok, t->wrs[i].status == WR_OK &&
+		      same_bytes(&t->c, ch->poff, t->b.addr + ch->poff, ch->len,
+				 "inside read chunk"));
 	}
-	st->failed += check_gaps(t, &t->c, seed_c);
+	st->failed += check_gaps(&t->c, t->chunks, t->nchunks, seed_c);
 	return ret;
 }
 
@@ -770,8 +1180,8 @@ static int run_iteration(struct test *t, struct stats *st, unsigned int iter)
 	ret = write_phase(t, st, seed_b);
 	if (!ret)
 		ret = read_phase(t, st, seed_c);
-	if (!ret && st->failed == failed_before)
-		st->failed += check_gaps(t, &t->b, seed_b);	/* READ left B alone */
+	if (!ret && st->failed == failed_before)	/* READ left B alone */
+		st->failed += check_gaps(&t->b, t->chunks, t->nchunks, seed_b);
 	if (!check_pattern(t->a.addr, 0, t->a.len, SEED_A, &bad)) {
 		report_mismatch(&t->a, bad, pattern_byte(bad, SEED_A),
 				"source buffer modified");
@@ -780,6 +1190,668 @@ static int run_iteration(struct test *t, struct stats *st, unsigned int iter)
 	info("iteration %u: %s", iter + 1,
 	     st->failed == failed_before && !ret ? "ok" : "FAILED");
 	return ret;
+}
+
+/* ---------------------------------------------------------------- atomics */
+
+struct targets {
+	size_t off[MAX_ATOMIC_TARGETS];
+	unsigned int n;
+};
+
+static void add_target(struct targets *tg, size_t off)
+{
+	unsigned int i;
+
+	if (tg->n == MAX_ATOMIC_TARGETS)
+		return;
+	for (i = 0; i < tg->n; i++)
+		if (tg->off[i] == off)
+			return;
+	tg->off[tg->n++] = off;
+}
+
+/*
+ * The words on either side of at most @max of the multiples of @step in
+ * (0, @len), spread evenly over them, the first and the last included.
+ */
+static void add_boundary_pairs(struct targets *tg, size_t len, size_t step,
+			       size_t max)
+{
+	size_t nb = (len - 1) / step, k = nb < max ? nb : max, j;
+
+	for (j = 0; j < k; j++) {
+		size_t b = (k > 1 ? 1 + j * (nb - 1) / (k - 1) : 1) * step;
+
+		add_target(tg, b - 8);
+		add_target(tg, b);
+	}
+}
+
+/* In order of importance, as there is room for MAX_ATOMIC_TARGETS only. */
+static void plan_atomic_targets(const struct test *t, struct targets *tg)
+{
+	unsigned int n = t->nchunks, j;
+	unsigned int k = n < MAX_CHUNK_TARGETS ? n : MAX_CHUNK_TARGETS;
+
+	tg->n = 0;
+	add_target(tg, 0);
+	add_target(tg, t->b.len - 8);
+	add_boundary_pairs(tg, t->b.len, SZ_1G, MAX_1G_PAIRS);
+	for (j = 0; j < k; j++) {
+		const struct chunk *ch = &t->chunks[k > 1 ?
+						    j * (n - 1) / (k - 1) : 0];
+
+		add_target(tg, ALIGN_DOWN(ch->poff + ch->len / 2, 8));
+	}
+	add_boundary_pairs(tg, t->b.len, SZ_2M,
+			   (MAX_ATOMIC_TARGETS - tg->n) / 2);
+}
+
+struct atomic_op {
+	const char *name;
+	enum ibv_wr_opcode opcode;
+	uint64_t compare_add;
+	uint64_t swap;
+	uint64_t want_orig;	/* what it must return: the word before it */
+	uint64_t want_word;	/* what the word must hold after it */
+};
+
+/*
+ * Four operations on a word that holds @old, which leave it as it was:
+ * each value differs from the one before in every byte, so a lost or
+ * partial update shows.
+ */
+static void plan_atomic_ops(uint64_t old, struct atomic_op op[4])
+{
+	uint64_t added = old + ATOMIC_ADD, swapped = ~added;
+
+	op[0] = (struct atomic_op){ "fetch-and-add",
+		IBV_WR_ATOMIC_FETCH_AND_ADD, ATOMIC_ADD, 0, old, added };
+	op[1] = (struct atomic_op){ "compare-and-swap (equal)",
+		IBV_WR_ATOMIC_CMP_AND_SWP, added, swapped, added, swapped };
+	op[2] = (struct atomic_op){ "compare-and-swap (not equal)",
+		IBV_WR_ATOMIC_CMP_AND_SWP, swapped ^ ATOMIC_MISS, added,
+		swapped, swapped };
+	op[3] = (struct atomic_op){ "compare-and-swap (restore)",
+		IBV_WR_ATOMIC_CMP_AND_SWP, swapped, old, swapped, old };
+}
+
+/*
+ * Runs @op on the word at @off of B from QP1; the original value lands in
+ * C at @off, where the pattern is put back afterwards.
+ */
+static bool run_atomic(struct test *t, size_t off, const struct atomic_op *op,
+		       uint64_t seed_b, uint64_t seed_c)
+{
+	uint64_t got = ~op->want_orig, word;	/* a result that never came */
+	size_t lo = off >= 8 ? off - 8 : 0;
+	size_t hi = off + 16 <= t->b.len ? off + 16 : t->b.len;
+	struct ibv_send_wr wr;
+	struct ibv_sge sge;
+	bool ok;
+
+	memcpy(t->c.addr + off, &got, sizeof(got));
+	sge.addr = (uintptr_t)(t->c.addr + off);
+	sge.length = sizeof(uint64_t);
+	sge.lkey = t->c.mr->lkey;
+	memset(&wr, 0, sizeof(wr));
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = op->opcode;
+	wr.wr.atomic.remote_addr = (uintptr_t)(t->b.addr + off);
+	wr.wr.atomic.compare_add = op->compare_add;
+	wr.wr.atomic.swap = op->swap;
+	wr.wr.atomic.rkey = t->b.mr->rkey;
+	ok = post_and_wait(t, t->qp[0], &wr, op->name);
+
+	memcpy(&got, t->c.addr + off, sizeof(got));
+	memcpy(&word, t->b.addr + off, sizeof(word));
+	if (ok && got != op->want_orig) {
+		error("%s at B+%#zx returned %#llx, expected %#llx", op->name,
+		      off, (unsigned long long)got,
+		      (unsigned long long)op->want_orig);
+		ok = false;
+	}
+	if (ok && word != op->want_word) {
+		error("%s at B+%#zx left %#llx, expected %#llx", op->name,
+		      off, (unsigned long long)word,
+		      (unsigned long long)op->want_word);
+		ok = false;
+	}
+	ok = ok && range_intact(&t->b, lo, off, seed_b, "before an atomic") &&
+	     range_intact(&t->b, off + 8, hi, seed_b, "after an atomic");
+	fill_range(t->c.addr, off, off + 8, seed_c);
+	return ok;
+}
+
+static void atomics_phase(struct test *t, struct stats *st, uint64_t seed_b,
+			  uint64_t seed_c)
+{
+	unsigned int i, j, failed_before = st->failed;
+	struct atomic_op ops[4];
+	struct targets tg;
+
+	plan_atomic_targets(t, &tg);
+	st->atomics_want += 4 * tg.n;
+	for (i = 0; i < tg.n && !t->broken; i++) {
+		size_t off = tg.off[i];
+
+		plan_atomic_ops(off ^ seed_b, ops);
+		for (j = 0; j < 4; j++) {
+			bool ok = run_atomic(t, off, &ops[j], seed_b, seed_c);
+
+			tally(st, &st->atomics_ok, ok);
+			if (!ok) {
+				/* the next ones would expect the wrong word */
+				fill_range(t->b.addr, off, off + 8, seed_b);
+				break;
+			}
+		}
+	}
+	st->failed += !range_intact(&t->b, 0, t->b.len, seed_b,
+				    "changed by the atomics");
+	st->failed += !range_intact(&t->c, 0, t->c.len, seed_c,
+				    "changed by the atomics");
+	info("atomics: %u words of B, 4 operations each: %s", tg.n,
+	     st->failed == failed_before ? "ok" : "FAILED");
+}
+
+/* -------------------------------------------------------------- SEND/RECV */
+
+/* Receives at the chunks of B, WR ids nchunks.. */
+static int post_receives(struct test *t)
+{
+	unsigned int n = t->nchunks, i;
+	struct ibv_recv_wr wr, *bad_wr;
+	struct ibv_sge sge;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		sge.addr = (uintptr_t)(t->b.addr + t->chunks[i].poff);
+		sge.length = (uint32_t)t->chunks[i].len;
+		sge.lkey = t->b.mr->lkey;
+		memset(&wr, 0, sizeof(wr));
+		wr.wr_id = n + i;
+		wr.sg_list = &sge;
+		wr.num_sge = 1;
+		ret = ibv_post_recv(t->qp[1], &wr, &bad_wr);
+		if (ret) {
+			error("ibv_post_recv(chunk %u): %s", i, strerror(ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Sends of A's chunks, WR ids 0..nchunks - 1. */
+static int post_sends(struct test *t)
+{
+	struct ibv_send_wr wr, *bad_wr;
+	struct ibv_sge sge;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < t->nchunks; i++) {
+		const struct chunk *ch = &t->chunks[i];
+
+		data_wr(&wr, &sge, IBV_WR_SEND, t->a.addr + ch->off, ch->len,
+			t->a.mr->lkey, NULL, 0);
+		wr.wr_id = i;
+		ret = ibv_post_send(t->qp[0], &wr, &bad_wr);
+		if (ret) {
+			error("ibv_post_send(SEND chunk %u): %s", i,
+			      strerror(ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool send_arrived(const struct test *t, unsigned int i)
+{
+	const struct wr_state *send = &t->wrs[i];
+	const struct wr_state *recv = &t->wrs[t->nchunks + i];
+	const struct chunk *ch = &t->chunks[i];
+
+	if (send->status != WR_OK || recv->status != WR_OK)
+		return false;
+	if (recv->byte_len != ch->len) {
+		error("chunk %u: received %u bytes, sent %zu", i,
+		      recv->byte_len, ch->len);
+		return false;
+	}
+	return holds_a(t, &t->b, ch, "inside received chunk");
+}
+
+static void send_phase(struct test *t, struct stats *st, uint64_t seed_b)
+{
+	unsigned int n = t->nchunks, i, failed_before = st->failed;
+
+	st->sends_want += n;
+	begin_batch(t, 0, n, IBV_WC_SEND);
+	begin_batch(t, n, n, IBV_WC_RECV);
+	/* All receives first: a SEND without one waits for RNR retries. */
+	if (post_receives(t) || post_sends(t)) {
+		t->broken = true;
+		st->failed += n;
+		return;
+	}
+	poll_batch(t, 2 * n);
+	for (i = 0; i < n; i++)
+		tally(st, &st->sends_ok, send_arrived(t, i));
+	st->failed += check_gaps(&t->b, t->chunks, n, seed_b);
+	restore_chunks(&t->b, t->chunks, n, seed_b);
+	info("SEND/RECV: %u chunks: %s", n,
+	     st->failed == failed_before ? "ok" : "FAILED");
+}
+
+/* --------------------------------------------------------- memory windows */
+
+struct window {
+	size_t off;	/* in B */
+	size_t len;
+};
+
+/* A window at @off (8-aligned) or just after, so that it starts mid-page. */
+static void plan_window(size_t size, size_t off, struct window *w)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	w->off = off & (page - 1) ? off : off + 8;
+	w->len = size - off - 8 > MW_LEN ? MW_LEN : size - off - 8;
+}
+
+/*
+ * The window's first and last bytes and, if there is room, the bytes
+ * around a 2 MiB boundary between them: sorted, not overlapping.
+ */
+static unsigned int window_spans(const struct window *w, struct chunk *span)
+{
+	size_t len = w->len / 3 < ODD_LEN ? w->len / 3 : ODD_LEN;
+	size_t end = w->off + w->len;
+	size_t bnd = ALIGN_DOWN(w->off + len + len / 2 + SZ_2M - 1, SZ_2M);
+	size_t mid = bnd - len / 2;
+	unsigned int n = 0;
+
+	/* B is no larger than A: A's bytes at the same offsets go there */
+	span[n++] = (struct chunk){ w->off, w->off, len };
+	if (mid >= w->off + len && mid + len <= end - len)
+		span[n++] = (struct chunk){ mid, mid, len };
+	span[n++] = (struct chunk){ end - len, end - len, len };
+	return n;
+}
+
+/* WRITEs A -> B and READs B -> C of @span through the window's @rkey. */
+static void mw_transfers(struct test *t, struct stats *st,
+			 const struct chunk *span, unsigned int n,
+			 uint32_t rkey, uint64_t seed_b, uint64_t seed_c)
+{
+	unsigned int i;
+
+	run_batch(t, IBV_WR_RDMA_WRITE, &t->a, &t->b, rkey, span, n);
+	for (i = 0; i < n; i++)
+		tally(st, &st->mw_ok, t->wrs[i].status == WR_OK &&
+		      holds_a(t, &t->b, &span[i], "written through an MW"));
+	st->failed += check_gaps(&t->b, span, n, seed_b);
+	if (!t->broken) {
+		run_batch(t, IBV_WR_RDMA_READ, &t->c, &t->b, rkey, span, n);
+		for (i = 0; i < n; i++)
+			tally(st, &st->mw_ok, t->wrs[i].status == WR_OK &&
+			      same_bytes(&t->c, span[i].poff,
+					 t->b.addr + span[i].poff, span[i].len,
+					 "read through an MW"));
+		st->failed += check_gaps(&t->c, span, n, seed_c);
+	}
+	restore_chunks(&t->b, span, n, seed_b);
+	restore_chunks(&t->c, span, n, seed_c);
+}
+
+static struct ibv_mw_bind_info window_bind_info(const struct test *t,
+						const struct window *w)
+{
+	struct ibv_mw_bind_info bi = {
+		.mr = t->b.mr,
+		.addr = (uintptr_t)(t->b.addr + w->off),
+		.length = w->len,
+		.mw_access_flags = IBV_ACCESS_REMOTE_WRITE |
+				   IBV_ACCESS_REMOTE_READ,
+	};
+
+	return bi;
+}
+
+/*
+ * A type 2 window is bound by a WR and belongs to the QP that posted it,
+ * which must be QP2: it serves QP1's requests. The rkey it gets is the
+ * one the WR names.
+ */
+static bool bind_type2(struct test *t, struct ibv_mw *mw,
+		       const struct window *w, uint32_t *rkey)
+{
+	struct ibv_send_wr wr;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.opcode = IBV_WR_BIND_MW;
+	wr.bind_mw.mw = mw;
+	wr.bind_mw.rkey = ibv_inc_rkey(mw->rkey);
+	wr.bind_mw.bind_info = window_bind_info(t, w);
+	if (!post_and_wait(t, t->qp[1], &wr, "bind of the type 2 MW"))
+		return false;
+	*rkey = wr.bind_mw.rkey;
+	return true;
+}
+
+static void dealloc_mw(struct stats *st, struct ibv_mw *mw)
+{
+	int ret = ibv_dealloc_mw(mw);
+
+	if (ret) {
+		error("ibv_dealloc_mw: %s", strerror(ret));
+		st->failed++;
+	}
+}
+
+static void mw_type2_test(struct test *t, struct stats *st, uint64_t seed_b,
+			  uint64_t seed_c)
+{
+	struct chunk span[MW_SPANS];
+	struct ibv_mw *mw;
+	struct window w;
+	unsigned int n;
+	uint32_t rkey;
+	bool bound;
+
+	plan_window(t->b.len, ALIGN_DOWN(t->b.len / 3, 8) + 8, &w);
+	n = window_spans(&w, span);
+	st->mw_want += 1 + 2 * n;
+	mw = ibv_alloc_mw(t->pd, IBV_MW_TYPE_2);
+	if (!mw) {
+		error("ibv_alloc_mw(type 2): %s", strerror(errno));
+		st->failed++;
+		return;
+	}
+	info("type 2 MW over B+%#zx, %zu bytes, %u spans", w.off, w.len, n);
+	bound = bind_type2(t, mw, &w, &rkey);
+	tally(st, &st->mw_ok, bound);
+	if (bound)
+		mw_transfers(t, st, span, n, rkey, seed_b, seed_c);
+	dealloc_mw(st, mw);
+}
+
+/*
+ * ibv_bind_mw() posts the bind on @qp and gives the window its new rkey at
+ * once. Returns 1 if bound, 0 if not, -1 if the device cannot bind type 1.
+ */
+static int bind_type1(struct test *t, struct ibv_mw *mw,
+		      const struct window *w)
+{
+	struct ibv_mw_bind bind = {
+		.wr_id = 0,
+		.send_flags = IBV_SEND_SIGNALED,
+		.bind_info = window_bind_info(t, w),
+	};
+	int ret;
+
+	begin_batch(t, 0, 1, IBV_WC_BIND_MW);
+	ret = ibv_bind_mw(t->qp[1], mw, &bind);
+	if (ret == EOPNOTSUPP)
+		return -1;
+	if (ret) {
+		error("ibv_bind_mw(type 1): %s", strerror(ret));
+		return 0;
+	}
+	return !poll_batch(t, 1) && t->wrs[0].status == WR_OK;
+}
+
+static void mw_type1_test(struct test *t, struct stats *st, uint64_t seed_b,
+			  uint64_t seed_c)
+{
+	struct chunk span[MW_SPANS];
+	struct ibv_mw *mw;
+	struct window w;
+	unsigned int n;
+	int bound;
+
+	/* elsewhere than the type 2 window */
+	plan_window(t->b.len, ALIGN_DOWN(t->b.len / 6, 8) + 16, &w);
+	n = window_spans(&w, span);
+	mw = ibv_alloc_mw(t->pd, IBV_MW_TYPE_1);
+	if (!mw && errno == EOPNOTSUPP) {
+		info("note: no type 1 memory windows on this device, skipped");
+		return;
+	}
+	if (!mw) {
+		error("ibv_alloc_mw(type 1): %s", strerror(errno));
+		st->mw_want++;
+		st->failed++;
+		return;
+	}
+	info("type 1 MW over B+%#zx, %zu bytes, %u spans", w.off, w.len, n);
+	bound = bind_type1(t, mw, &w);
+	if (bound < 0) {
+		info("note: type 1 memory windows cannot be bound, skipped");
+	} else {
+		st->mw_want += 1 + 2 * n;
+		tally(st, &st->mw_ok, bound);
+		if (bound && !t->broken)
+			mw_transfers(t, st, span, n, mw->rkey, seed_b, seed_c);
+	}
+	dealloc_mw(st, mw);
+}
+
+static void mw_phase(struct test *t, struct stats *st, uint64_t seed_b,
+		     uint64_t seed_c)
+{
+	unsigned int failed_before = st->failed;
+
+	mw_type2_test(t, st, seed_b, seed_c);
+	if (!t->broken)
+		mw_type1_test(t, st, seed_b, seed_c);
+	info("memory windows: %s",
+	     st->failed == failed_before ? "ok" : "FAILED");
+}
+
+/* ----------------------------------------------------------- sub-page MRs */
+
+struct sub_mr {
+	size_t a_off;	/* start in A */
+	size_t len;
+	size_t dst;	/* where in B and C it goes, at another page offset */
+};
+
+static void plan_sub_mrs(size_t size, size_t peer, struct sub_mr sub[2])
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	/* Across the first 2 MiB boundary of A if it has one. */
+	sub[0].a_off = (size > SZ_2M + 4 * page ? SZ_2M : size / 2) -
+		       page + 123;
+	sub[0].len = SUB_MR_LEN1;
+	sub[0].dst = peer / 4 + 2048 + 5;
+	sub[1].a_off = size / 2 + 77;
+	sub[1].len = SUB_MR_LEN2;
+	sub[1].dst = peer - SUB_MR_LEN2 - page - 11;
+}
+
+/*
+ * The sub-MR as the local side of a WRITE into B and of a READ back into
+ * it, then as the remote side of a READ into C and of a WRITE into it.
+ * Each transfer into A puts back what was there, over inverted bytes.
+ */
+static void sub_mr_transfers(struct test *t, struct stats *st,
+			     const struct sub_mr *s, struct ibv_mr *mr)
+{
+	uint8_t *sub = t->a.addr + s->a_off, *b = t->b.addr + s->dst;
+	uint8_t *c = t->c.addr + s->dst;
+	size_t i;
+	bool ok;
+
+	ok = rdma_one(t, IBV_WR_RDMA_WRITE, sub, s->len, mr->lkey, b,
+		      t->b.mr->rkey, "WRITE from a sub-page MR") &&
+	     same_bytes(&t->b, s->dst, sub, s->len, "from a sub-page MR");
+	tally(st, &st->submr_ok, ok);
+	if (t->broken)
+		return;
+
+	for (i = 0; i < s->len; i++)
+		sub[i] = ~sub[i];
+	ok = rdma_one(t, IBV_WR_RDMA_READ, sub, s->len, mr->lkey, b,
+		      t->b.mr->rkey, "READ into a sub-page MR");
+	tally(st, &st->submr_ok, a_intact(t, "read into a sub-page MR") && ok);
+	if (t->broken)
+		return;
+
+	ok = rdma_one(t, IBV_WR_RDMA_READ, c, s->len, t->c.mr->lkey, sub,
+		      mr->rkey, "READ from a sub-page MR") &&
+	     same_bytes(&t->c, s->dst, sub, s->len, "read from a sub-page MR");
+	tally(st, &st->submr_ok, ok);
+	if (t->broken)
+		return;
+
+	for (i = 0; i < s->len; i++)
+		sub[i] = ~sub[i];
+	ok = rdma_one(t, IBV_WR_RDMA_WRITE, b, s->len, t->b.mr->lkey, sub,
+		      mr->rkey, "WRITE into a sub-page MR");
+	tally(st, &st->submr_ok,
+	      a_intact(t, "written into a sub-page MR") && ok);
+}
+
+static void sub_mr_test(struct test *t, struct stats *st,
+			const struct sub_mr *s, uint64_t seed_b,
+			uint64_t seed_c)
+{
+	const struct chunk at = { s->a_off, s->dst, s->len };
+	struct ibv_mr *mr;
+	int ret;
+
+	st->submr_want += 4;
+	mr = ibv_reg_mr(t->pd, t->a.addr + s->a_off, s->len, ACCESS_DATA);
+	if (!mr) {
+		error("ibv_reg_mr(A+%#zx, %zu bytes): %s", s->a_off, s->len,
+		      strerror(errno));
+		st->failed++;
+		return;
+	}
+	info("sub-page MR over A+%#zx, %zu bytes, to and from B and C+%#zx",
+	     s->a_off, s->len, s->dst);
+	sub_mr_transfers(t, st, s, mr);
+	st->failed += check_gaps(&t->b, &at, 1, seed_b);
+	st->failed += check_gaps(&t->c, &at, 1, seed_c);
+	restore_chunks(&t->b, &at, 1, seed_b);
+	restore_chunks(&t->c, &at, 1, seed_c);
+	ret = ibv_dereg_mr(mr);
+	if (ret) {
+		error("ibv_dereg_mr(sub-page MR): %s", strerror(ret));
+		st->failed++;
+	}
+}
+
+static void sub_mr_phase(struct test *t, struct stats *st, uint64_t seed_b,
+			 uint64_t seed_c)
+{
+	unsigned int i, failed_before = st->failed;
+	struct sub_mr sub[2];
+
+	plan_sub_mrs(t->a.len, t->b.len, sub);
+	for (i = 0; i < 2 && !t->broken; i++)
+		sub_mr_test(t, st, &sub[i], seed_b, seed_c);
+	info("sub-page MRs: %s",
+	     st->failed == failed_before ? "ok" : "FAILED");
+}
+
+/* ---------------------------------------------------------- extra phases */
+
+/*
+ * B and C hold their patterns between phases: each phase checks all of
+ * them and puts back what it wrote.
+ */
+static void run_extra_phases(struct test *t, struct stats *st,
+			     unsigned int iters)
+{
+	uint64_t seed_b = seed_for(iters, 0), seed_c = seed_for(iters, 1);
+
+	fill_pattern(t->b.addr, t->b.len, seed_b);
+	fill_pattern(t->c.addr, t->c.len, seed_c);
+	atomics_phase(t, st, seed_b, seed_c);
+	if (!t->broken)
+		send_phase(t, st, seed_b);
+	if (!t->broken)
+		mw_phase(t, st, seed_b, seed_c);
+	if (!t->broken)
+		sub_mr_phase(t, st, seed_b, seed_c);
+	st->failed += !a_intact(t, "source buffer modified");
+}
+
+/* ------------------------------------------------------------- reg cycles */
+
+/* The first, the last and two middle chunks, each once. */
+static unsigned int pick_cycle_chunks(const struct test *t, struct chunk *out)
+{
+	unsigned int n = t->nchunks, i, k = 0;
+	unsigned int idx[CYCLE_CHUNKS] = { 0, n / 3, 2 * n / 3, n - 1 };
+
+	for (i = 0; i < CYCLE_CHUNKS; i++)
+		if (!k || t->chunks[idx[i]].off != out[k - 1].off)
+			out[k++] = t->chunks[idx[i]];
+	return k;
+}
+
+/* WRITE A -> B and READ B -> C of @ch: how many chunks or guards failed. */
+static unsigned int cycle_transfers(struct test *t, const struct chunk *ch,
+				    unsigned int n, uint64_t seed_b,
+				    uint64_t seed_c)
+{
+	unsigned int i, bad = 0;
+
+	run_batch(t, IBV_WR_RDMA_WRITE, &t->a, &t->b, t->b.mr->rkey, ch, n);
+	for (i = 0; i < n; i++)
+		bad += t->wrs[i].status != WR_OK ||
+		       !holds_a(t, &t->b, &ch[i], "written after reg_mr");
+	bad += check_guards(&t->b, ch, n, seed_b);
+	if (t->broken)
+		return bad + n;		/* the READs did not run */
+
+	run_batch(t, IBV_WR_RDMA_READ, &t->c, &t->b, t->b.mr->rkey, ch, n);
+	for (i = 0; i < n; i++)
+		bad += t->wrs[i].status != WR_OK ||
+		       !same_bytes(&t->c, ch[i].poff, t->b.addr + ch[i].poff,
+				   ch[i].len, "read after reg_mr");
+	return bad + check_guards(&t->c, ch, n, seed_c);
+}
+
+static void run_reg_cycles(struct test *t, struct stats *st,
+			   unsigned int cycles, unsigned int iters)
+{
+	uint64_t seed_b = seed_for(iters + 1, 0);
+	uint64_t seed_c = seed_for(iters + 1, 1);
+	struct chunk ch[CYCLE_CHUNKS];
+	unsigned int i, bad, n = pick_cycle_chunks(t, ch);
+	unsigned long long us;
+
+	fill_pattern(t->b.addr, t->b.len, seed_b);
+	fill_pattern(t->c.addr, t->c.len, seed_c);
+	for (i = 0; i < cycles && !t->broken; i++) {
+		if (dereg_region(&t->a) ||
+		    reg_region(t, &t->a, ACCESS_DATA, &us)) {
+			st->failed++;
+			break;
+		}
+		st->reg_cycle_us += us;
+		st->reg_cycle_regs++;
+		bad = cycle_transfers(t, ch, n, seed_b, seed_c);
+		restore_chunks(&t->b, ch, n, seed_b);
+		restore_chunks(&t->c, ch, n, seed_c);
+		st->failed += bad;
+		if (!bad && !t->broken)
+			st->reg_cycles++;
+	}
+	st->failed += check_gaps(&t->b, ch, n, seed_b);
+	st->failed += check_gaps(&t->c, ch, n, seed_c);
+	st->failed += !a_intact(t, "source buffer modified");
+	info("registration cycles: %u of %u verified, %llu us per ibv_reg_mr",
+	     st->reg_cycles, cycles, st->reg_cycle_regs ?
+	     st->reg_cycle_us / st->reg_cycle_regs : 0);
 }
 
 /* --------------------------------------------------------------- teardown */
@@ -819,9 +1891,11 @@ static unsigned int destroy_all(struct test *t)
 			error("munmap(%s): %s", r[i]->name, strerror(errno));
 			errors++;
 		}
+		if (r[i]->memfd >= 0)
+			close(r[i]->memfd);
 	}
 	free(t->chunks);
-	free(t->status);
+	free(t->wrs);
 	return errors;
 }
 
@@ -830,6 +1904,7 @@ static unsigned int destroy_all(struct test *t)
 static int setup(struct test *t, const struct options *o, struct stats *st)
 {
 	size_t size = (size_t)o->size_mib << 20;
+	size_t peer = (size_t)o->peer_mib << 20;
 
 	if (open_device(t, o->dev) || query_port(t) ||
 	    create_resources(t, o->offsets) ||
@@ -838,9 +1913,9 @@ static int setup(struct test *t, const struct options *o, struct stats *st)
 		return -1;
 	info("QP1 %#x <-> QP2 %#x connected on %s port %d",
 	     t->qp[0]->qp_num, t->qp[1]->qp_num, o->dev, PORT_NUM);
-	if (plan_chunks(t, size, o->offsets))
+	if (plan_chunks(t, size, peer, o->offsets))
 		return -1;
-	return setup_memory(t, size, st);
+	return setup_memory(t, size, peer, o->backing, !o->no_repeat, st);
 }
 
 static void run_test(const struct options *o, struct stats *st)
@@ -849,45 +1924,83 @@ static void run_test(const struct options *o, struct stats *st)
 	unsigned int i;
 
 	memset(&t, 0, sizeof(t));
+	t.a.memfd = -1;
+	t.b.memfd = -1;
+	t.c.memfd = -1;
 	if (setup(&t, o, st)) {
 		st->failed++;
 	} else {
+		if (o->while_registered &&
+		    run_while_registered(o->while_registered))
+			st->failed++;
 		for (i = 0; i < o->iters; i++)
 			if (run_iteration(&t, st, i))
 				break;
+		if (i == o->iters && !o->skip_extra)
+			run_extra_phases(&t, st, o->iters);
+		if (i == o->iters && o->reg_cycles && !t.broken)
+			run_reg_cycles(&t, st, o->reg_cycles, o->iters);
 	}
 	st->failed += destroy_all(&t);
 }
 
 static void print_result(const struct options *o, const struct stats *st)
 {
+	unsigned long long cycle_us = st->reg_cycle_regs ?
+		st->reg_cycle_us / st->reg_cycle_regs : 0;
+
 	if (o->json)
 		printf("{\"size_mib\": %u, \"writes_ok\": %u, \"reads_ok\": %u, "
 		       "\"failed\": %u, \"reg_first_us\": %llu, "
 		       "\"reg_repeat_us\": %llu, \"sg_entries\": %lu, "
 		       "\"longest_run\": %lu, \"chunks_2m\": %lu, "
-		       "\"chunks_1g\": %lu}\n",
+		       "\"chunks_1g\": %lu, \"backing\": \"%s\", "
+		       "\"atomics_ok\": %u, \"sends_ok\": %u, \"mw_ok\": %u, "
+		       "\"submr_ok\": %u, \"reg_cycles\": %u, "
+		       "\"reg_cycle_avg_us\": %llu}\n",
 		       o->size_mib, st->writes_ok, st->reads_ok, st->failed,
 		       st->reg_first_us, st->reg_repeat_us, st->a_layout.runs,
 		       st->a_layout.longest_run, st->a_layout.chunks_2m,
-		       st->a_layout.chunks_1g);
+		       st->a_layout.chunks_1g, backing_names[o->backing],
+		       st->atomics_ok, st->sends_ok, st->mw_ok, st->submr_ok,
+		       st->reg_cycles, cycle_us);
 	else
 		printf(PROG ": RESULT size_mib=%u writes_ok=%u reads_ok=%u "
 		       "failed=%u reg_first_us=%llu reg_repeat_us=%llu "
-		       "sg_entries=%lu chunks_2m=%lu\n",
+		       "sg_entries=%lu chunks_2m=%lu backing=%s "
+		       "atomics_ok=%u sends_ok=%u mw_ok=%u submr_ok=%u "
+		       "reg_cycles=%u reg_cycle_avg_us=%llu\n",
 		       o->size_mib, st->writes_ok, st->reads_ok, st->failed,
 		       st->reg_first_us, st->reg_repeat_us, st->a_layout.runs,
-		       st->a_layout.chunks_2m);
+		       st->a_layout.chunks_2m, backing_names[o->backing],
+		       st->atomics_ok, st->sends_ok, st->mw_ok, st->submr_ok,
+		       st->reg_cycles, cycle_us);
 	fflush(stdout);
+}
+
+/* Did every planned operation run and verify? */
+static bool all_ok(const struct options *o, const struct stats *st)
+{
+	unsigned long long expected = (unsigned long long)o->offsets * o->iters;
+
+	if (st->failed || st->writes_ok != expected ||
+	    st->reads_ok != expected || st->reg_cycles != o->reg_cycles)
+		return false;
+	if (o->skip_extra)
+		return true;
+	return st->atomics_want && st->atomics_ok == st->atomics_want &&
+	       st->sends_want && st->sends_ok == st->sends_want &&
+	       st->mw_want && st->mw_ok == st->mw_want &&
+	       st->submr_want && st->submr_ok == st->submr_want;
 }
 
 int main(int argc, char **argv)
 {
 	struct options o = {
 		.dev = "rxe0", .size_mib = 64, .offsets = 16, .iters = 1,
+		.backing = BACK_ANON,
 	};
 	struct stats st = { 0 };
-	unsigned long long expected;
 	int ret;
 
 	info_out = stdout;
@@ -907,10 +2020,10 @@ int main(int argc, char **argv)
 
 	info("device %s, size %u MiB, %u offsets, %u iteration(s)",
 	     o.dev, o.size_mib, o.offsets, o.iters);
+	info("%s memory, %s, %u registration cycle(s)",
+	     backing_names[o.backing], o.skip_extra ? "WRITE/READ only" :
+	     "all data paths", o.reg_cycles);
 	run_test(&o, &st);
 	print_result(&o, &st);
-
-	expected = (unsigned long long)o.offsets * o.iters;
-	return st.failed == 0 && st.writes_ok == expected &&
-	       st.reads_ok == expected ? 0 : 1;
+	return all_ok(&o, &st) ? 0 : 1;
 }

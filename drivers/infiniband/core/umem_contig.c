@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Physically contiguous user memory registrations, and what they cost.
+ *
+ * ib_umem_get() pins with FOLL_LONGTERM: from then on the pages cannot
+ * move, and a range the allocator scattered costs one scatterlist entry per
+ * physical run and, once a driver picks its MR page size with
+ * ib_umem_find_best_pgsz(), one MTT/PBL entry (or IOMMU PTE) per 4 KiB
+ * page. Right before the pin is the last moment to do better, so
+ * ib_umem_contig_prepare() asks contig to rearrange the range's populated
+ * pages there: physically contiguous and congruent with the VA modulo
+ * 2 MiB or 1 GiB, the condition ib_umem_find_best_pgsz() checks before
+ * it picks a large page. The key is the VA because that is the IOVA
+ * ibv_reg_mr() gives the MR; an MR registered at another IOVA gains
+ * contiguity, and large pages when its IOVA is congruent with its VA.
+ *
+ * The call is best effort and policy-gated (/sys/kernel/mm/contig_dma/
+ * "enabled" and "rdma"): whatever it returns, the registration goes on
+ * exactly as before. Nothing is asked for ODP or dma-buf umems: ODP never
+ * pins (it faults pages in on demand, page by page) and a dma-buf's pages
+ * belong to its exporter. The frames contig reserved for the range are
+ * given back when the umem is released.
+ *
+ * ib_umem_report_layout() emits ib_umem:ib_umem_layout (see
+ * include/trace/events/ib_umem.h) for every umem, so that the effect is
+ * visible on any device: sg entries, and the page size and DMA block count
+ * that three NICs' bitmaps would get.
+ */
+#include <linux/contig_dma.h>
+#include <linux/mm.h>
+#include <linux/sizes.h>
+#include <rdma/ib_umem.h>
+
+#include "umem_contig.h"
+
+#define CREATE_TRACE_POINTS
+#include <trace/events/ib_umem.h>
+
+/* The whole pages a umem covers, as contig wants them */
+static void umem_page_range(const struct ib_umem *umem, unsigned long *start,
+			    unsigned long *len)
+{
+	*start = ALIGN_DOWN(umem->address, PAGE_SIZE);
+	*len = PAGE_ALIGN(umem->address + umem->length) - *start;
+}
+
+/**
+ * ib_umem_contig_prepare() - make a umem's range contiguous before pinning
+ * @umem: a umem being built by ib_umem_get(), not pinned yet
+ *
+ * Context: process context of the registering task, without mmap_lock.
+ */
+void ib_umem_contig_prepare(struct ib_umem *umem)
+{
+	struct contig_dma_request req = {
+		.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G,
+		.user = CONTIG_DMA_USER_RDMA,
+	};
+	struct contig_dma_result res;
+
+	/* The pages are found through the registering task's own mm */
+	if (!IS_ENABLED(CONFIG_CONTIG_DMA) || umem->owning_mm != current->mm)
+		return;
+	umem_page_range(umem, &req.start, &req.len);
+	req.key = req.start;
+	contig_dma_prepare(umem->owning_mm, &req, &res);
+}
+
+/**
+ * ib_umem_contig_release() - give back the frames chosen for a umem
+ * @umem: a umem whose pages are no longer pinned
+ *
+ * Context: process context; the caller holds a reference on the umem's mm.
+ */
+void ib_umem_contig_release(struct ib_umem *umem)
+{
+	unsigned long start, len;
+
+	if (!IS_ENABLED(CONFIG_CONTIG_DMA))
+		return;
+	umem_page_range(umem, &start, &len);
+	contig_dma_release(umem->owning_mm, start, len);
+}
+
+static const unsigned long ib_umem_hw_pgsz_bitmaps[NR_IB_UMEM_HW_PROFILES] = {
+	[IB_UMEM_HW_MLX5] = GENMASK_ULL(31, 12),
+	[IB_UMEM_HW_IRDMA] = SZ_4K | SZ_2M | SZ_1G,
+	[IB_UMEM_HW_BNXT_RE] = GENMASK_ULL(30, 12),
+};
+
+/**
+ * ib_umem_report_layout() - trace what a registration would cost devices
+ * @umem: a pinned and DMA-mapped umem, at the IOVA of its VA
+ *
+ * ib_umem_find_best_pgsz() records the IOVA it is given in the umem; the
+ * VA given here is the one ib_umem_get() recorded already, and drivers set
+ * theirs when they call it themselves.
+ */
+void ib_umem_report_layout(struct ib_umem *umem)
+{
+	struct ib_umem_hw_blocks hw[NR_IB_UMEM_HW_PROFILES];
+	int i;
+
+	/* Three walks of the scatterlist: only for someone who listens */
+	if (!trace_ib_umem_layout_enabled())
+		return;
+	for (i = 0; i < NR_IB_UMEM_HW_PROFILES; i++) {
+		hw[i].pgsz = ib_umem_find_best_pgsz(umem,
+						    ib_umem_hw_pgsz_bitmaps[i],
+						    umem->address);
+		hw[i].blocks = hw[i].pgsz ?
+			       ib_umem_num_dma_blocks(umem, hw[i].pgsz) : 0;
+	}
+	trace_ib_umem_layout(umem, hw);
+}

@@ -1,0 +1,130 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# contig in ib_umem_get() and rxe's large MR pages, on memory the
+# fragmenter left without a free 2 MiB block, with contig's policy "never"
+# (the stock kernel's layout) and "always": ibv_reg_mr() of 256 MiB and
+# 1 GiB anonymous buffers with THP on and off, and of a memfd buffer.
+#
+# rdma_loopback registers the buffer under test (A) and two peers (B, C),
+# then does RDMA WRITE, READ, SEND, atomics, memory-window and mid-page MR
+# operations at offsets across the whole of A, every byte verified. While
+# the MRs are registered it takes a snapshot of ib_umem:ib_umem_layout and
+# of "rdma res show mr -dd", and this test checks that:
+#  - the kernel's sg entries for A are the physical runs that pagemap shows;
+#  - rxe's MR page size and page count are what ib_umem_find_best_pgsz()
+#    gives for 4K|2M|1G (the irdma bitmap), for every MR;
+#  - with "always", every bitmap gets pages of 2 MiB or more for A (the
+#    floor: 1 GiB pages would also need a 1 GiB-aligned buffer), and the
+#    block counts are the buffer's size over the page size;
+#  - registering, deregistering and registering again in a loop leaves no
+#    MR and no page pin behind;
+#  - contig's statistics count the "never" registrations as skipped.
+# The fragmenter verifies every page it held (other processes' memory) at
+# the end.
+. /contig/lib.sh
+CONTIG_TEST_NAME=rdma_contig
+SYS=/sys/kernel/mm/contig_dma
+T=/sys/kernel/tracing
+PEER_MIB=64
+fails=0
+
+fail() {
+	log "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+stat() { cat $SYS/stats/$1; }
+
+# Page pins held system-wide (per-CPU counts folded first).
+pins_in_use() {
+	echo 1 > /proc/sys/vm/stat_refresh
+	awk '$1 == "nr_foll_pin_acquired" { a = $2 }
+	     $1 == "nr_foll_pin_released" { r = $2 }
+	     END { print a - r }' /proc/vmstat
+}
+
+mrs_registered() { rdma res show mr dev rxe0 | grep -c "mrn "; }
+
+json_field() { sed -n "s/.*\"$1\": *\"*\([^,\"}]*\).*/\1/p" "$2"; }
+
+# reg NAME never|always SIZE_MIB [rdma_loopback args...]
+reg() {
+	name=$1 policy=$2 size=$3
+	shift 3
+	len=$((size << 20))
+	contig_policy "$policy" || { fail "cannot set policy $policy"; return; }
+	log "== $name, policy $policy ($(free_huge_blocks) free 2 MiB blocks)"
+	pins=$(pins_in_use)
+	mrs=$(mrs_registered)
+	rdma_snapshot_clear
+	rdma_loopback --json --size "$size" --peer-size $PEER_MIB --offsets 32 \
+		--while-registered "$RDMA_SNAPSHOT" \
+		"$@" > /tmp/rdma_contig.json 2> /tmp/rdma_contig.err
+	rc=$?
+	grep -E "error|FAIL|mismatch" /tmp/rdma_contig.err | head -n 20
+	cat /tmp/rdma_contig.json
+	[ $rc = 0 ] || fail "$name: rdma_loopback exit $rc"
+	[ -s /tmp/rdma.trace ] || { fail "$name: no snapshot taken"; return; }
+
+	# A (live at the snapshot) is the last ib_umem_get() of SIZE bytes: the kernel's sg entries must be the
+	# runs pagemap shows while it is pinned
+	set -- $(umem_layout $len 1 sg_entries irdma_pgsz irdma_blocks mlx5_pgsz mlx5_blocks bnxt_re_pgsz bnxt_re_blocks)
+	runs=$(json_field sg_entries /tmp/rdma_contig.json)
+	log "$name: A: $1 sg entries (pagemap: $runs runs); blocks: mlx5 $5 x $(($4 >> 10)) KiB, irdma $3 x $(($2 >> 10)) KiB, bnxt_re $7 x $(($6 >> 10)) KiB"
+	[ "$1" = "$runs" ] || fail "$name: the kernel's sg entries ($1) are not pagemap's runs ($runs)"
+
+	# rxe picked what ib_umem_find_best_pgsz() allows for 4K|2M|1G
+	want="$2 $3"
+	got=$(rxe_mr_pages $len | awk '{ print $1, $2 }')
+	log "$name: rxe MR of A: $(rxe_mr_pages $len | awk '{ print $2 " pages of " $1 " bytes, page table " $3 " bytes" }')"
+	[ "$got" = "$want" ] ||
+		fail "$name: rxe MR pages '$got' are not ib_umem_find_best_pgsz's '$want'"
+
+	if [ "$policy" = always ]; then
+		# 2 MiB: 1 GiB pages need a 1 GiB-aligned buffer too
+		floor=$((2 << 20))
+		for pgsz in $2 $4 $6; do
+			[ "$pgsz" -ge $floor ] ||
+				fail "$name: page size $pgsz below the floor $floor"
+		done
+		[ "$3" = $((len / $2)) ] ||
+			fail "$name: irdma blocks $3, expected $((len / $2))"
+	fi
+	[ "$(mrs_registered)" = "$mrs" ] || fail "$name: MRs left registered"
+	[ "$(pins_in_use)" = "$pins" ] || fail "$name: $(($(pins_in_use) - pins)) page pins leaked"
+}
+
+guest_rxe_up || exit 1
+saved_enabled=$(sed 's/.*\[\(.*\)\].*/\1/' $SYS/enabled)
+saved_rdma=$(cat $SYS/rdma)
+echo 1 > $T/events/ib_umem/ib_umem_layout/enable || { log "FAIL: no ib_umem_layout tracepoint"; exit 1; }
+start_fragmenter || { log "FAIL: fragmenter did not get ready"; exit 1; }
+log "fragmented: $(free_huge_blocks) free 2 MiB blocks"
+
+# The stock layout first, while the memory is as the fragmenter left it
+skipped=$(stat requests_skipped)
+reg "256M anon" never 256 --reg-cycles 4
+reg "256M THP off" never 256 --backing nothp
+reg "256M memfd" never 256 --backing memfd
+reg "1G anon" never 1024 --skip-extra --no-repeat
+reg "1G THP off" never 1024 --backing nothp --skip-extra --no-repeat
+# A (twice at 256 MiB), B and C of every run; mid-page MRs are below
+# min_size
+[ $(($(stat requests_skipped) - skipped)) -ge 18 ] ||
+	fail "policy never: $(($(stat requests_skipped) - skipped)) registrations counted as skipped"
+
+requests=$(stat requests)
+reg "256M anon" always 256 --reg-cycles 4
+reg "256M THP off" always 256 --backing nothp
+reg "256M MADV_HUGEPAGE" always 256 --backing thp
+reg "256M memfd" always 256 --backing memfd
+reg "1G anon" always 1024 --skip-extra --no-repeat
+reg "1G THP off" always 1024 --backing nothp --skip-extra --no-repeat
+log "contig: $(($(stat requests) - requests)) requests"
+
+echo 0 > $T/events/ib_umem/ib_umem_layout/enable
+echo "$saved_enabled" > $SYS/enabled
+echo "$saved_rdma" > $SYS/rdma
+stop_fragmenter || fail "fragmenter found corrupt pages"
+[ $fails = 0 ] || { log "$fails failures"; exit 1; }
+exit 0

@@ -64,7 +64,7 @@ windows_json() {
 # repeated one and CYCLES more re-registrations timed; and, while it is
 # registered, what the kernel made of it (ib_umem:ib_umem_layout: sg
 # entries, page size and DMA blocks for the mlx5, irdma and bnxt_re
-# bitmaps) and what rxe keeps for it ("rdma res show mr -dd"). Leaves the
+# bitmaps) and what rxe keeps for it ("rdma -dd res show mr"). Leaves the
 # policy at "madvise".
 rdma_policy_sides() {
 	size=$1 cycles=$2

@@ -116,7 +116,7 @@ contig_policy() {
 
 # What a registration got, seen while it is registered: rdma_loopback
 # --while-registered "$RDMA_SNAPSHOT" saves ib_umem:ib_umem_layout events
-# (enable the event first) and "rdma res show mr -dd" (rxe's MR pages).
+# (enable the event first) and "rdma -dd res show mr" (rxe's MR pages).
 RDMA_SNAPSHOT="cat /sys/kernel/tracing/trace > /tmp/rdma.trace; rdma -dd res show mr dev rxe0 > /tmp/rdma.mrs"
 rdma_snapshot_clear() {
 	echo > /sys/kernel/tracing/trace
@@ -147,16 +147,16 @@ umem_layout() {
 }
 
 # rxe_mr_pages LEN: rxe's "page_size pages page_table_bytes" of each MR
-# of LEN bytes in the snapshot ("rdma res show mr -dd" prints the driver's
-# attributes after the MR's own).
+# of LEN bytes in the snapshot ("rdma -dd res show mr" prints the driver's
+# attributes, prefixed "drv_", after the MR's own).
 rxe_mr_pages() {
 	awk -v len="$1" '
 	{
 		for (i = 1; i < NF; i++) {
 			if ($i == "mrlen") cur = $(i + 1)
-			if ($i == "page_size") ps = $(i + 1)
-			if ($i == "pages") pages = $(i + 1)
-			if ($i == "page_table_bytes" && cur == len) {
+			if ($i == "drv_page_size") ps = $(i + 1)
+			if ($i == "drv_pages") pages = $(i + 1)
+			if ($i == "drv_page_table_bytes" && cur == len) {
 				print ps, pages, $(i + 1)
 				cur = ""
 			}

@@ -22,9 +22,12 @@
 #define ALL_SIZES	(SZ_4K | SZ_2M | SZ_1G)
 
 /* ---------------------------------------------------------------------- */
-/* Already in place: one run, every chunk that fits congruent */
+/*
+ * Already in place: every chunk that fits congruent, and one run unless
+ * every page lies in such a chunk
+ */
 
-static void in_place_needs_one_congruent_run(struct kunit *test)
+static void in_place_needs_congruent_chunks(struct kunit *test)
 {
 	struct contig_layout l = {
 		.pages = 1024, .present = 1024, .runs = 1, .longest_run = 1024,
@@ -43,8 +46,16 @@ static void in_place_needs_one_congruent_run(struct kunit *test)
 						    ALL_SIZES));
 	l.chunks_2m = 2;
 	l.runs = 2;
-	KUNIT_EXPECT_FALSE(test, contig_dma_in_place(&l, KEY, SZ_4M,
+	/* Two congruent chunks in two runs: the same 2 MiB pages */
+	KUNIT_EXPECT_TRUE(test, contig_dma_in_place(&l, KEY, SZ_4M,
+						    ALL_SIZES));
+	/* ... but 4 KiB pages only want one run */
+	KUNIT_EXPECT_FALSE(test, contig_dma_in_place(&l, KEY, SZ_4M, SZ_4K));
+	/* Off 2 MiB, the pages outside the chunk may be anywhere */
+	l.chunks_2m = 1;
+	KUNIT_EXPECT_FALSE(test, contig_dma_in_place(&l, KEY + SZ_4K, SZ_4M,
 						     ALL_SIZES));
+	l.chunks_2m = 2;
 	l.runs = 1;
 	l.present = 1000;
 	KUNIT_EXPECT_FALSE(test, contig_dma_in_place(&l, KEY, SZ_4M,
@@ -242,7 +253,7 @@ static void prepare_empty_and_bad(struct kunit *test)
 }
 
 static struct kunit_case contig_dma_cases[] = {
-	KUNIT_CASE(in_place_needs_one_congruent_run),
+	KUNIT_CASE(in_place_needs_congruent_chunks),
 	KUNIT_CASE(in_place_gigabyte),
 	KUNIT_CASE(vmas_anon_and_madvise),
 	KUNIT_CASE(vmas_holes),

@@ -101,19 +101,30 @@ static unsigned long chunks_in(u64 key, unsigned long len, u64 size)
  * @len: its length
  * @pgsizes: the page sizes the device can use
  *
- * Return: true when every page is present in one run, and every chunk of
- * a usable large page size that fits in the key space is congruent.
+ * A run break costs the device a scatterlist entry or an iommu_map() call,
+ * not a large page. So a range whose key and length are 2 MiB aligned, and
+ * whose every 2 MiB (and 1 GiB) chunk is congruent, is mapped with the
+ * largest pages the device asked for however many runs it is in: the
+ * engine cannot improve it in those terms, and running it again (one
+ * anchor search over the machine's frames) on every re-registration of a
+ * buffer it could not bring into one run would cost seconds for nothing.
+ * Otherwise the pages outside whole chunks need one run to be contiguous.
+ *
+ * Return: true when every page is present, every chunk of a usable large
+ * page size that fits in the key space is congruent, and either the range
+ * is one run or every page lies in such a 2 MiB chunk.
  */
 bool contig_dma_in_place(const struct contig_layout *layout, u64 key,
 			 unsigned long len, unsigned long pgsizes)
 {
-	if (layout->present != layout->pages || layout->runs != 1)
+	if (layout->present != layout->pages)
 		return false;
 	if ((pgsizes & SZ_2M) && layout->chunks_2m != chunks_in(key, len, SZ_2M))
 		return false;
 	if ((pgsizes & SZ_1G) && layout->chunks_1g != chunks_in(key, len, SZ_1G))
 		return false;
-	return true;
+	return layout->runs == 1 ||
+	       ((pgsizes & SZ_2M) && IS_ALIGNED(key | len, SZ_2M));
 }
 EXPORT_SYMBOL_IF_KUNIT(contig_dma_in_place);
 

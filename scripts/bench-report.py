@@ -332,7 +332,10 @@ def plot_perftest(points, png):
         f"set multiplot layout 1,{len(tools)} title "
         "'perftest over rxe on fragmented memory: contig policy never vs always'",
         "set termoption noenhanced",
-        "set logscale x 2", "set format x '%.0b %BB'", "set grid",
+        "set logscale x 2", "set grid",
+        "set xtics (%s)" % ", ".join(
+            f'"{size_str(size)}" {size}'
+            for size in sorted({size for _, size in points})),
         "set yrange [0:*]",
         "set xlabel 'message size'", "set ylabel 'average MB/s'",
         "set key bottom right",

@@ -66,7 +66,7 @@ reg() {
 		--while-registered "$RDMA_SNAPSHOT" \
 		"$@" > /tmp/rdma_contig.json 2> /tmp/rdma_contig.err
 	rc=$?
-	grep -E "error|FAIL|mismatch|rdma" /tmp/rdma_contig.err | head -n 20
+	grep -E "error|FAIL|mismatch|^rdma[: ]" /tmp/rdma_contig.err | head -n 20
 	cat /tmp/rdma_contig.json
 	[ $rc = 0 ] || fail "$name: rdma_loopback exit $rc"
 	[ -s /tmp/rdma.trace ] || { fail "$name: no snapshot taken"; return; }

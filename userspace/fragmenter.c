@@ -12,7 +12,8 @@
  *    frees_in_step2()).
  * 3. Take, as THPs, the few free 2 MiB blocks that form again when the
  *    per-CPU free lists drain into the buddy lists.
- * 4. With --unmovable, also scatter unmovable pages: long-term pin one
+ * 4. With --unmovable, also scatter unmovable pages (before step 3, whose
+ *    wait then also covers what pinning freed): long-term pin one
  *    held page in every 2 MiB window (io_uring fixed buffers, pinned with
  *    FOLL_LONGTERM like RDMA and VFIO pins), except in one physical
  *    128 MiB stretch of four, which stays free of pins. Left to the
@@ -535,15 +536,18 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = free_pfns(frees_in_step2, &freed);
 	/*
-	 * Settle with the reserves still lowered: a block that re-forms in a
-	 * lower zone (DMA) is out of a THP's reach once lowmem_reserve_ratio
-	 * protects that zone again, and settle() would wait for it in vain.
+	 * Pin before settling: registering the fixed buffers allocates and
+	 * frees kernel memory, which once let a 2 MiB block form again after
+	 * settle() had finished. Settle with the reserves still lowered: a
+	 * block that re-forms in a lower zone (DMA) is out of a THP's reach
+	 * once lowmem_reserve_ratio protects that zone again, and settle()
+	 * would wait for it in vain.
 	 */
+	if (!ret && unmovable)
+		ret = pin_scattered(&pinned_windows, &clean_windows);
 	if (!ret)
 		ret = settle(&thps);
 	UNTUNE(take_tunables);
-	if (!ret && unmovable)
-		ret = pin_scattered(&pinned_windows, &clean_windows);
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, strerror(-ret));
 		UNTUNE(held_tunables);

@@ -224,14 +224,8 @@ def vfio_table(results):
               r["side"].split("/")[-1]] +
              [str(r[k]) if r.get(k) is not None else "-"
               for _, k in VFIO_COLS] for r in rows]
-    widths = [max(len(row[i]) for row in [head] + lines)
-              for i in range(len(head))]
-    fmt = "  ".join("{:<%d}" % w for w in widths)
     print()
-    print(fmt.format(*head))
-    print(fmt.format(*["-" * w for w in widths]))
-    for row in lines:
-        print(fmt.format(*row))
+    print_rows(head, lines)
 
 
 def size_str(b):
@@ -245,10 +239,10 @@ def size_str(b):
 
 
 def print_rows(head, lines):
+    """A table: the head, a rule, the lines, columns as wide as needed."""
     widths = [max(len(row[i]) for row in [head] + lines)
               for i in range(len(head))]
     fmt = "  ".join("{:<%d}" % w for w in widths)
-    print()
     print(fmt.format(*head))
     print(fmt.format(*["-" * w for w in widths]))
     for row in lines:
@@ -283,6 +277,7 @@ def rdma_table(results):
                         if base.get(key) and r.get(key) is not None else "-")
         line.append(str(r["rdma_ops_verified"]))
         lines.append(line)
+    print()
     print_rows(head, lines)
 
 
@@ -308,6 +303,7 @@ def perftest_table(results, png):
                       f"{nv.get('M3_sg_entries')}/{al.get('M3_sg_entries')}",
                       f"{size_str(nv.get('M3_irdma_pgsz'))}/"
                       f"{size_str(al.get('M3_irdma_pgsz'))}"])
+    print()
     print_rows(head, lines)
     return plot_perftest(points, png)
 
@@ -389,13 +385,7 @@ def table(results):
             lines.append([label] + [
                 f"{merged[c][key] / base:.2f}x" if merged[c].get(key) else "-"
                 for c in cols])
-    widths = [max(len(row[i]) for row in [head] + lines)
-              for i in range(len(head))]
-    fmt = "  ".join("{:<%d}" % w for w in widths)
-    print(fmt.format(*head))
-    print(fmt.format(*["-" * w for w in widths]))
-    for row in lines:
-        print(fmt.format(*row))
+    print_rows(head, lines)
 
 
 def main():

@@ -55,11 +55,15 @@ start_fragmenter() {
 }
 
 # Stop the fragmenter; it verifies every page it held before exiting.
+# Fails if it found a corrupt page or was gone already (a signal, most
+# likely the OOM killer: then the kernel log above says why).
 stop_fragmenter() {
-	kill -TERM $frag_pid
+	kill -TERM $frag_pid 2>/dev/null
 	wait $frag_pid
 	rc=$?
 	tail -n 1 /tmp/frag.out
+	[ $rc -gt 128 ] &&
+		echo "$CONTIG_TEST_NAME: FAIL: the fragmenter was killed by signal $((rc - 128)) before it could verify its pages"
 	return $rc
 }
 

@@ -742,10 +742,17 @@ unsigned int exchange_folio_pairs(struct exchange_pair *pairs, unsigned int nr)
 	unsigned int start, n, batch, done = 0;
 
 	batch = min_t(unsigned int, nr, EXCHANGE_BATCH);
+	/*
+	 * Fragmented memory is where we run, and the array is a kmalloc-4k
+	 * object, which KASAN's redzones make an order-1 allocation: do not
+	 * reclaim hard or call the OOM killer for it (at 97 % full it did,
+	 * and the killer took a process whose pages we were moving); work
+	 * on one pair at a time instead.
+	 */
 	works = batch > 1 ? kmalloc_array(batch, sizeof(*works),
-					  GFP_KERNEL | __GFP_NOWARN) : NULL;
+					  GFP_KERNEL | __GFP_NORETRY |
+					  __GFP_NOWARN) : NULL;
 	if (!works) {
-		/* Fragmented memory is where we run: work on one pair */
 		works = &one;
 		batch = 1;
 	}

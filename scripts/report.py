@@ -75,25 +75,45 @@ def kunit_details(lines):
 
 
 def guest_results(lines):
-    """[(name, status, output lines)] from the CONTIG-TEST markers."""
+    """[(name, status, output lines, seconds or None)] from the
+    CONTIG-TEST markers."""
     results, cur, out = [], None, []
     for line in lines:
         m = re.search(r"CONTIG-TEST-BEGIN (\S+)", line)
         if m:
             if cur:
-                results.append((cur, "FAIL", out + ["(no end marker)"]))
+                results.append((cur, "FAIL", out + ["(no end marker)"], None))
             cur, out = m.group(1), []
             continue
-        m = re.search(r"CONTIG-TEST-END (\S+) (\w+)", line)
+        m = re.search(r"CONTIG-TEST-END (\S+) (\w+)(?: -?\d+ (\d+) s)?", line)
         if m and cur:
-            results.append((cur, m.group(2).upper(), out))
+            results.append((cur, m.group(2).upper(), out, m.group(3)))
             cur = None
             continue
         if cur:
             out.append(line)
     if cur:
-        results.append((cur, "FAIL", out + ["(guest stopped inside this test)"]))
+        results.append((cur, "FAIL", out + ["(guest stopped inside this test)"],
+                        None))
     return results
+
+
+# A guest test's own verdicts, and the kernel's word on a killed process
+FAILURE_RE = re.compile(r"FAIL|[Ee]rror|mismatch|corrupt|TIME-LIMIT|"
+                        r"oom-kill|Out of memory")
+
+
+def failure_excerpt(detail, first=20, last=40):
+    """What a failed test printed, shortened for the summary: the lines
+    that say what failed first (a long test's verdict can be far from its
+    end), then its last lines."""
+    hits = [d for d in detail if FAILURE_RE.search(d)]
+    if len(detail) <= first + last:
+        return detail
+    out = hits[:first]
+    if len(hits) > first:
+        out.append(f"({len(hits) - first} more such lines)")
+    return out + ["(last lines:)"] + detail[-last:]
 
 
 def main():
@@ -110,19 +130,22 @@ def main():
     passed = failed = skipped = 0
     results = []
 
-    def count(name, status, detail=None):
+    def count(name, status, detail=None, secs=None):
         nonlocal passed, failed, skipped
         status = {"PASS": "PASS", "SKIP": "SKIP"}.get(status, "FAIL")
         results.append({"name": name, "status": status})
+        if secs is not None:
+            results[-1]["seconds"] = int(secs)
         if status == "PASS":
             passed += 1
         elif status == "SKIP":
             skipped += 1
         else:
             failed += 1
-        print(f"  {status:4}  {name}")
+        took = f" ({secs} s)" if secs is not None else ""
+        print(f"  {status:4}  {name}{took}")
         if status == "FAIL" and detail:
-            for d in detail[-60:]:
+            for d in failure_excerpt(detail):
                 print(f"        | {d}")
 
     print("KUnit (kunit.py parse):")
@@ -136,8 +159,8 @@ def main():
               ["no KUnit test ran"])
 
     print("Guest tests:")
-    for name, status, out in guest_results(lines):
-        count("guest:" + name, status, out)
+    for name, status, out, secs in guest_results(lines):
+        count("guest:" + name, status, out, secs)
 
     # The run's own checks are not tests: they add a failure when they
     # fail and nothing to the pass count when they hold.

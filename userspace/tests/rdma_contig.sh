@@ -57,6 +57,7 @@ reg() {
 	name=$1 policy=$2 size=$3
 	shift 3
 	len=$((size << 20))
+	began=$(cut -d. -f1 /proc/uptime)
 	contig_policy "$policy" || { fail "cannot set policy $policy"; return; }
 	log "== $name, policy $policy ($(free_huge_blocks) free 2 MiB blocks)"
 	pins=$(pins_in_use)
@@ -103,6 +104,7 @@ reg() {
 	[ -n "$mrs" ] && [ "$(mrs_registered)" = "$mrs" ] ||
 		fail "$name: MRs registered: $mrs before, $(mrs_registered) after"
 	[ "$(pins_in_use)" = "$pins" ] || fail "$name: $(($(pins_in_use) - pins)) page pins leaked"
+	log "$name, policy $policy: $(($(cut -d. -f1 /proc/uptime) - began)) s"
 }
 
 guest_rxe_up || exit 1
@@ -138,6 +140,6 @@ echo 0 > $T/events/ib_umem/ib_umem_layout/enable
 echo 0 > $T/events/contig_dma/contig_dma_prepare/enable
 echo "$saved_enabled" > $SYS/enabled
 echo "$saved_rdma" > $SYS/rdma
-stop_fragmenter || fail "fragmenter found corrupt pages"
+stop_fragmenter || fail "fragmenter did not verify its pages (exit $rc)"
 [ $fails = 0 ] || { log "$fails failures"; exit 1; }
 exit 0

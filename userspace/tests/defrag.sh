@@ -6,8 +6,10 @@
 # (--unmovable), so that the anchor search must find the clean ones. A 256 MiB buffer
 # of each kind (anonymous 4 KiB, THP, memfd) must end up in at most 4 runs
 # with every 2 MiB chunk congruent with the key, in one run where nothing
-# is pinned; the same with less than 3 % of memory free, mostly by
-# exchanging pages with the fragmenter;
+# is pinned (a chunk re-anchored because a frame of its window was taken
+# during the request may split a run in three: 2 more runs allowed for
+# each); the same with less than 3 % of memory free, mostly by exchanging
+# pages with the fragmenter;
 # and (with free memory) requests must survive an munmap of part of the
 # buffer and a forked child sharing it. No byte may change: defrag_test verifies its own
 # memory, the fragmenter every page it held when it is stopped (the pages
@@ -50,7 +52,13 @@ run() {
 		return 1
 	fi
 	ns=$(r ns)
-	log "$name: runs $(r runs_before) -> $(r runs_after), 2M chunks $(r chunks_2m_before) -> $(r chunks_2m_after), migrated $(r migrated), exchanged $(r exchanged), failed $(r failed), $((${ns:-0} / 1000000)) ms; $(r free_pct) % free, $blocks free 2 MiB blocks before"
+	log "$name: runs $(r runs_before) -> $(r runs_after), 2M chunks $(r chunks_2m_before) -> $(r chunks_2m_after), migrated $(r migrated), exchanged $(r exchanged), failed $(r failed), re-anchored $(r reanchors), $((${ns:-0} / 1000000)) ms; $(r free_pct) % free, $blocks free 2 MiB blocks before"
+}
+
+# runs_within NAME N: at most N runs, 2 more for each re-anchored chunk.
+runs_within() {
+	reanchors=$(r reanchors)
+	expect "$1" runs_after -le $(($2 + 2 * ${reanchors:-0}))
 }
 
 # expect NAME FIELD TEST VALUE: the RESULT's FIELD passes [ FIELD TEST VALUE ].
@@ -82,14 +90,14 @@ run_mode() {
 	for kind in anon thp memfd; do
 		name="$label $kind"
 		run "$name" --kind $kind || continue
-		expect "$name" runs_after -le 4
+		runs_within "$name" 4
 		expect "$name" chunks_2m_after -eq 128
 		expect "$name" present -eq "$(r pages)"
 		# 4 KiB pages from fragmented memory: scattered to begin with
 		[ $kind = thp ] || expect "$name" runs_before -gt 60000
 		# Without pins some clean 256 MiB stretch exists.
 		if [ -z "$mode" ]; then
-			expect "$name" runs_after -eq 1
+			runs_within "$name" 1
 			expect "$name" failed -eq 0
 		fi
 	done
@@ -99,10 +107,10 @@ run_mode() {
 	# fragmenter's pages (M7).
 	name="$label fill-to-3%"
 	if run "$name" --kind anon --fill-to 3; then
-		expect "$name" runs_after -le 4
+		runs_within "$name" 4
 		expect "$name" chunks_2m_after -eq 128
 		expect "$name" exchanged -gt "$(r migrated)"
-		[ -z "$mode" ] && expect "$name" runs_after -eq 1
+		[ -z "$mode" ] && runs_within "$name" 1
 	fi
 
 	# Buffers freed above left contiguous free windows behind: filling
@@ -114,7 +122,7 @@ run_mode() {
 		name="$label ${c%:*} concurrent ${c#*:}"
 		run "$name" --kind ${c%:*} --concurrent ${c#*:} --fill-to 5 ||
 			continue
-		expect "$name" runs_after -le 4
+		runs_within "$name" 4
 		expect "$name" exchanged -gt 0
 	done
 

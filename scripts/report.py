@@ -99,8 +99,8 @@ def guest_results(lines):
 
 
 # A guest test's own verdicts, and the kernel's word on a killed process
-FAILURE_RE = re.compile(r"FAIL|[Ee]rror|mismatch|corrupt|TIME-LIMIT|"
-                        r"oom-kill|Out of memory")
+FAILURE_RE = re.compile(r"\bFAIL\b|CONTIG-TIME-LIMIT|corrupt=[1-9]|"
+                        r"invoked oom-killer|Out of memory")
 
 
 def failure_excerpt(detail, first=20, last=40):

@@ -4,6 +4,9 @@
 
 log() { echo "$CONTIG_TEST_NAME: $*"; }
 
+# Seconds since boot, whole.
+uptime_s() { cut -d. -f1 /proc/uptime; }
+
 # Bring eth0 up on QEMU's (restricted) user network and put rxe0 on it.
 # Idempotent.
 guest_rxe_up() {

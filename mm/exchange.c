@@ -744,9 +744,9 @@ unsigned int exchange_folio_pairs(struct exchange_pair *pairs, unsigned int nr)
 	batch = min_t(unsigned int, nr, EXCHANGE_BATCH);
 	/*
 	 * Fragmented memory is where we run, and the array is a kmalloc-4k
-	 * object, which KASAN's redzones make an order-1 allocation: do not
-	 * reclaim hard or call the OOM killer for it (at 97 % full it did,
-	 * and the killer took a process whose pages we were moving); work
+	 * object, which KASAN's redzones make an order-1 allocation: it only
+	 * saves time, so do not reclaim hard or call the OOM killer for it
+	 * (whose victim could be a process whose pages we are moving); work
 	 * on one pair at a time instead.
 	 */
 	works = batch > 1 ? kmalloc_array(batch, sizeof(*works),

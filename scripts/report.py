@@ -107,9 +107,9 @@ def failure_excerpt(detail, first=20, last=40):
     """What a failed test printed, shortened for the summary: the lines
     that say what failed first (a long test's verdict can be far from its
     end), then its last lines."""
-    hits = [d for d in detail if FAILURE_RE.search(d)]
     if len(detail) <= first + last:
         return detail
+    hits = [d for d in detail if FAILURE_RE.search(d)]
     out = hits[:first]
     if len(hits) > first:
         out.append(f"({len(hits) - first} more such lines)")

@@ -57,7 +57,7 @@ reg() {
 	name=$1 policy=$2 size=$3
 	shift 3
 	len=$((size << 20))
-	began=$(cut -d. -f1 /proc/uptime)
+	began=$(uptime_s)
 	contig_policy "$policy" || { fail "cannot set policy $policy"; return; }
 	log "== $name, policy $policy ($(free_huge_blocks) free 2 MiB blocks)"
 	pins=$(pins_in_use)
@@ -104,7 +104,7 @@ reg() {
 	[ -n "$mrs" ] && [ "$(mrs_registered)" = "$mrs" ] ||
 		fail "$name: MRs registered: $mrs before, $(mrs_registered) after"
 	[ "$(pins_in_use)" = "$pins" ] || fail "$name: $(($(pins_in_use) - pins)) page pins leaked"
-	log "$name, policy $policy: $(($(cut -d. -f1 /proc/uptime) - began)) s"
+	log "$name, policy $policy: $(($(uptime_s) - began)) s"
 }
 
 guest_rxe_up || exit 1

@@ -142,6 +142,39 @@ unsigned long user_mem_map_thp(struct kunit *test)
 	return addr;
 }
 
+static void mthp_off(void *order)
+{
+	clear_bit((unsigned long)order, &huge_anon_orders_always);
+}
+
+/*
+ * An anonymous folio of @order below PMD order (an mTHP), filled, in a
+ * mapping too small for a PMD-sized one. The order is enabled for the
+ * length of the test, as .../hugepages-<size>kB/enabled = always would.
+ */
+unsigned long user_mem_map_mthp(struct kunit *test, unsigned int order)
+{
+	size_t size = PAGE_SIZE << order;
+	unsigned long addr = user_mem_map_anon(test, 2 * size, 0);
+	struct folio *folio;
+
+	KUNIT_ASSERT_LT(test, order, HPAGE_PMD_ORDER);
+	if (!test_and_set_bit(order, &huge_anon_orders_always)) {
+		void *arg = (void *)(unsigned long)order;
+
+		KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, mthp_off,
+								arg), 0);
+	}
+	addr = ALIGN(addr, size);
+	user_mem_fill(test, addr, size, 0);
+	folio = user_mem_folio_at(addr, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_ASSERT_EQ_MSG(test, folio_order(folio), order,
+			    "no order-%u folio at 0x%lx", order, addr);
+	folio_put(folio);
+	return addr;
+}
+
 /* Base pages only: 2 MiB mappings would get THPs on first touch. */
 void user_mem_no_thp(struct kunit *test, unsigned long addr, size_t len)
 {

@@ -24,6 +24,7 @@ unsigned long user_mem_map_file(struct kunit *test, struct file *file,
 				size_t len, unsigned long flags);
 struct folio *user_mem_folio_at(unsigned long addr, unsigned long *pfn);
 unsigned long user_mem_map_thp(struct kunit *test);
+unsigned long user_mem_map_mthp(struct kunit *test, unsigned int order);
 void user_mem_no_thp(struct kunit *test, unsigned long addr, size_t len);
 void user_mem_map_interleaved(struct kunit *test, unsigned long *a,
 			      unsigned long *b);

@@ -11,6 +11,7 @@
  * says it did, and every byte of every range involved, its own and the
  * other mappings' whose frames it took.
  */
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/contig_dma.h>
 #include <linux/mm.h>
@@ -221,6 +222,61 @@ static void anchor_keeps_thps_whole(struct kunit *test)
 							 &w));
 	KUNIT_EXPECT_EQ(test, w.anchor, BASE + WINDOW);
 	KUNIT_EXPECT_EQ(test, w.in_place, WINDOW);
+}
+
+/*
+ * The chunks of one segment cover it exactly, in order, each within one
+ * @align-aligned chunk of key space, every one but the first starting on a
+ * chunk boundary.
+ */
+static void expect_chunks(struct kunit *test, unsigned long key_pfn,
+			  unsigned long first, unsigned long nr,
+			  unsigned long align)
+{
+	unsigned long c, cfirst, cnr, next = first;
+
+	for (c = 0; vma_defrag_chunk_bounds(key_pfn, first, nr, align, c,
+					    &cfirst, &cnr); c++) {
+		KUNIT_ASSERT_EQ_MSG(test, cfirst, next,
+				    "align %lu key %#lx first %lu nr %lu chunk %lu",
+				    align, key_pfn, first, nr, c);
+		KUNIT_ASSERT_GE(test, cnr, 1);
+		KUNIT_EXPECT_EQ(test, (key_pfn + cfirst) / align,
+				(key_pfn + cfirst + cnr - 1) / align);
+		if (c)
+			KUNIT_EXPECT_EQ(test, (key_pfn + cfirst) % align, 0);
+		next += cnr;
+	}
+	KUNIT_EXPECT_EQ_MSG(test, next, first + nr,
+			    "align %lu key %#lx first %lu nr %lu",
+			    align, key_pfn, first, nr);
+}
+
+/*
+ * Keys in every offset class of a 2 MiB and a 1 GiB alignment. A segment
+ * that starts at page 0 with a key past a chunk boundary once gave its
+ * first chunk an index that had wrapped below 0.
+ */
+static void chunk_bounds_every_offset(struct kunit *test)
+{
+	static const unsigned long aligns[] = { WINDOW, 512 * WINDOW };
+	static const unsigned long offsets[] = { 0, 1, 255, 511,
+						 512 * WINDOW - 1 };
+	static const unsigned long firsts[] = { 0, 3 };
+	unsigned long a, o, f, n;
+
+	for (a = 0; a < ARRAY_SIZE(aligns); a++) {
+		unsigned long align = aligns[a];
+		const unsigned long nrs[] = { 1, align - 1, align,
+					      2 * align + 7 };
+
+		for (o = 0; o < ARRAY_SIZE(offsets); o++)
+			for (f = 0; f < ARRAY_SIZE(firsts); f++)
+				for (n = 0; n < ARRAY_SIZE(nrs); n++)
+					expect_chunks(test, (KEY >> PAGE_SHIFT) +
+						      offsets[o], firsts[f],
+						      nrs[n], align);
+	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -459,6 +515,75 @@ static void defrag_claims_follow_the_range(struct kunit *test)
 	user_mem_check(test, b, SZ_2M, 2);
 }
 
+/*
+ * As if the kernel had just allocated a frame of the window: the first
+ * target the engine looks at is not a movable folio, once.
+ */
+static struct folio *target_taken_once(unsigned long pfn)
+{
+	kunit_deactivate_static_stub(kunit_get_current_test(),
+				     vma_defrag_target_folio);
+	return NULL;
+}
+
+#define REANCHOR_PAGES	(3 * WINDOW)
+
+/*
+ * Re-anchoring the chunk that met a taken frame, with keys off a chunk
+ * boundary by 1, 255 and 511 pages (and so off a 1 GiB boundary too): the
+ * range's first segment starts inside a chunk of key space. Exchanges only,
+ * into windows of in-use frames that split THPs of other mappings provide.
+ * Every page must end congruent with its key, every byte of every mapping
+ * intact; the first chunk was anchored once more and nothing failed.
+ */
+static void defrag_reanchor_unaligned_key(struct kunit *test)
+{
+	static const unsigned long offsets[] = { 1, 255, 511 };
+	unsigned long a, b, c[6], i, o, pfn;
+	struct vma_defrag_stats st;
+	struct folio *folio;
+
+	for (o = 0; o < ARRAY_SIZE(offsets); o++) {
+		u64 key = KEY + offsets[o] * PAGE_SIZE;
+		unsigned long key_pfn = key >> PAGE_SHIFT;
+
+		for (i = 0; i < ARRAY_SIZE(c); i++)
+			c[i] = map_split_thp(test, 20 + i);
+		a = user_mem_map_anon(test, REANCHOR_PAGES * PAGE_SIZE, 0);
+		b = user_mem_map_anon(test, REANCHOR_PAGES * PAGE_SIZE, 0);
+		user_mem_no_thp(test, a, REANCHOR_PAGES * PAGE_SIZE);
+		user_mem_no_thp(test, b, REANCHOR_PAGES * PAGE_SIZE);
+		for (i = 0; i < REANCHOR_PAGES; i++) {
+			user_mem_fill(test, a + i * PAGE_SIZE, PAGE_SIZE, 11);
+			user_mem_fill(test, b + i * PAGE_SIZE, PAGE_SIZE, 12);
+		}
+
+		kunit_activate_static_stub(test, vma_defrag_target_folio,
+					   target_taken_once);
+		KUNIT_ASSERT_EQ(test, defrag(a, REANCHOR_PAGES * PAGE_SIZE, key,
+					     VMA_DEFRAG_EXCHANGE_ONLY, &st), 0);
+		kunit_deactivate_static_stub(test, vma_defrag_target_folio);
+
+		KUNIT_EXPECT_EQ_MSG(test, st.reanchors, 1, "key %#llx", key);
+		KUNIT_EXPECT_EQ(test, vma_defrag_failed(&st), 0);
+		/* The first chunk's pages may have moved twice */
+		KUNIT_EXPECT_GE(test, st.in_place + st.exchanged, REANCHOR_PAGES);
+		for (i = 0; i < REANCHOR_PAGES; i++) {
+			folio = user_mem_folio_at(a + i * PAGE_SIZE, &pfn);
+			KUNIT_ASSERT_NOT_NULL(test, folio);
+			folio_put(folio);
+			KUNIT_EXPECT_EQ_MSG(test, (pfn - key_pfn - i) % WINDOW, 0,
+					    "key %#llx page %lu at pfn %#lx",
+					    key, i, pfn);
+		}
+		user_mem_check(test, a, REANCHOR_PAGES * PAGE_SIZE, 11);
+		user_mem_check(test, b, REANCHOR_PAGES * PAGE_SIZE, 12);
+		for (i = 0; i < ARRAY_SIZE(c); i++)
+			user_mem_check(test, c[i], HPAGE_PMD_SIZE, 20 + i);
+		vma_defrag_release(current->mm, a, REANCHOR_PAGES * PAGE_SIZE);
+	}
+}
+
 /* A page budget stops the request early, with a partial result. */
 static void defrag_budget(struct kunit *test)
 {
@@ -567,6 +692,7 @@ static struct kunit_case vma_defrag_cases[] = {
 	KUNIT_CASE(anchor_congruence),
 	KUNIT_CASE(anchor_prefers_free_frames),
 	KUNIT_CASE(anchor_keeps_thps_whole),
+	KUNIT_CASE(chunk_bounds_every_offset),
 	KUNIT_CASE_SLOW(defrag_scattered_anon),
 	KUNIT_CASE_SLOW(defrag_exchange_only),
 	KUNIT_CASE_SLOW(defrag_thp_whole),
@@ -574,6 +700,7 @@ static struct kunit_case vma_defrag_cases[] = {
 	KUNIT_CASE_SLOW(defrag_shmem),
 	KUNIT_CASE_SLOW(defrag_shmem_exchange_only),
 	KUNIT_CASE_SLOW(defrag_claims_follow_the_range),
+	KUNIT_CASE_SLOW(defrag_reanchor_unaligned_key),
 	KUNIT_CASE_SLOW(defrag_budget),
 	KUNIT_CASE(defrag_bad_requests),
 	KUNIT_CASE_SLOW(windows_count_kernel_blocks),
@@ -589,3 +716,4 @@ kunit_test_suite(vma_defrag_suite);
 
 MODULE_DESCRIPTION("KUnit tests for range defragmentation");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);

@@ -20,24 +20,25 @@
  *  3. check that each folio has no reference besides the caller's, the
  *     isolation and the page/swap cache's, and freeze both refcounts under
  *     the cache locks: nobody can look either folio up from here on;
- *  4. point each cache slot at the other frame, exchange the folio state
+ *  4. exchange the data, frozen, so that no reader can see a frame
+ *     half-way; a memory error while copying undoes the copies made and
+ *     refuses the pair (machine-check safe copies, as migration's);
+ *  5. point each cache slot at the other frame, exchange the folio state
  *     (mapping, index, private, memcg, the page flags that describe the
- *     data, NUMA cpupid, page_owner) and move the per-zone statistics;
- *  5. exchange the data, still frozen, so that no reader can see a frame
- *     half-way;
+ *     data, NUMA cpupid, page_owner), reset the tail pages' per-page state
+ *     as a new migration target has it, and move the per-zone statistics;
  *  6. unfreeze each frame to the other's reference count, put both back on
  *     the LRU and turn A's migration entries into mappings of B's frame and
  *     B's into mappings of A's frame (remove_migration_ptes()); mapcounts,
  *     NR_*_MAPPED, mlock and PageAnonExclusive are rebuilt by the rmap code
  *     exactly as after a migration.
  *
- * Any refusal happens by step 3, before anything is exchanged, and undoes
- * steps 1-2: both folios are left as they were, mapped where they were and
- * back on their LRU lists (but see below for a shmem folio paired with an
- * anonymous one).
+ * Any refusal happens by step 4, before any state is exchanged, and undoes
+ * steps 1-3: both folios are left as they were, mapped where they were and
+ * back on their LRU lists.
  *
- * The data goes through a per-CPU bounce page, with three copy_highpage()
- * calls per page, rather than word by word through a register: in the bench
+ * The data goes through a per-CPU bounce page, with three page copies per
+ * page, rather than word by word through a register: in the bench
  * guest (make bench, 4096 pairs of 4 KiB pages and 32 pairs of THPs, both
  * variants in one run) the bounce page took 18.6 us per 4 KiB pair against
  * 29.1 us, and 4.4 ms per THP pair against 9.6 ms. That guest is QEMU TCG,
@@ -47,12 +48,16 @@
  * An anonymous folio and a shmem folio exchange the same way, except that
  * the shmem folio is unmapped instead of migrated, and the frame taking the
  * shmem role keeps the anonymous mapping until the anonymous role has been
- * remapped (exchange_unmap(), exchange_defer_mapping()).
+ * remapped (exchange_unmap(), exchange_defer_mapping()). Only the caller's
+ * own shmem folio is unmapped so (EXCHANGE_UNMAP_A); a mapped shmem folio
+ * of anyone else is refused against an anonymous one.
  *
  * Supported: anonymous folios (also COW-shared by several processes, also
  * in the swap cache when not under I/O), shmem/memfd folios, either of them
  * with the other, of any equal order up to PMD-mapped THPs; mlocked folios
- * too. Refused, with the folio untouched: see enum exchange_result.
+ * too, unless vm.compact_unevictable_allowed is 0. A folio whose mapping
+ * keeps it below a zone (mapping_gfp_mask()) only takes a frame there.
+ * Refused, with the folio untouched: see enum exchange_result.
  */
 
 #include <linux/exchange.h>
@@ -71,6 +76,8 @@
 #include <linux/swap.h>
 #include <linux/vmstat.h>
 #include <linux/xarray.h>
+#include <kunit/static_stub.h>
+#include <kunit/visibility.h>
 
 #include "internal.h"
 
@@ -83,24 +90,34 @@
 #define EXCHANGE_PASSES		3
 
 /*
- * The page flags that describe the data and its role, and so move with it.
- * The others belong to the frame: PG_locked and PG_waiters (our lock and
- * whoever waits on it), PG_head (same order on both sides), PG_lru (both
- * are isolated), PG_writeback and PG_hwpoison (refused), PG_reserved,
- * PG_arch_* (left to flush_dcache_folio(), as for a migration target).
+ * Which bits of a head page's flags word go with the data, and which stay
+ * with the frame. The kernel already says what describes a page's use:
+ * PAGE_FLAGS_CHECK_AT_PREP, every bit a page fresh from the allocator must
+ * not have (all page flags but PG_hwpoison, the MGLRU generation and
+ * reference bits). Those move with the data, except the few that say what
+ * is happening to the frame right now: PG_locked and PG_waiters (our lock
+ * and whoever waits on it), PG_head (equal orders) and PG_arch_* (left to
+ * flush_dcache_folio(), as for a migration target). PG_lru, PG_writeback
+ * and PG_reserved are clear on both sides here (isolated, refused, user
+ * folios). A flag added to page-flags.h moves with the data unless it is
+ * added here: the safe default, for state that is not the frame's.
+ * Everything outside PAGEFLAGS_MASK (zone, node, section, KASAN tag) is
+ * the frame's; the NUMA cpupid moves by folio_xchg_last_cpupid().
  */
-#define EXCHANGE_PAGE_FLAGS						\
-	(BIT(PG_referenced) | BIT(PG_uptodate) | BIT(PG_dirty) |	\
-	 BIT(PG_active) | BIT(PG_workingset) | BIT(PG_owner_priv_1) |	\
-	 BIT(PG_owner_2) | BIT(PG_private) | BIT(PG_private_2) |	\
-	 BIT(PG_reclaim) | BIT(PG_swapbacked) | BIT(PG_unevictable) |	\
-	 BIT(PG_mlocked) | EXCHANGE_IDLE_FLAGS)
-
-#if defined(CONFIG_PAGE_IDLE_FLAG) && defined(CONFIG_64BIT)
-#define EXCHANGE_IDLE_FLAGS	(BIT(PG_young) | BIT(PG_idle))
+#ifdef CONFIG_ARCH_USES_PG_ARCH_2
+#define EXCHANGE_ARCH_2		BIT(PG_arch_2)
 #else
-#define EXCHANGE_IDLE_FLAGS	0
+#define EXCHANGE_ARCH_2		0
 #endif
+#ifdef CONFIG_ARCH_USES_PG_ARCH_3
+#define EXCHANGE_ARCH_3		BIT(PG_arch_3)
+#else
+#define EXCHANGE_ARCH_3		0
+#endif
+#define EXCHANGE_FRAME_FLAGS						\
+	(BIT(PG_locked) | BIT(PG_waiters) | BIT(PG_head) |		\
+	 BIT(PG_arch_1) | EXCHANGE_ARCH_2 | EXCHANGE_ARCH_3)
+#define EXCHANGE_DATA_FLAGS	(PAGE_FLAGS_CHECK_AT_PREP & ~EXCHANGE_FRAME_FLAGS)
 
 struct exchange_side {
 	struct folio *folio;
@@ -122,6 +139,7 @@ struct exchange_side {
 struct exchange_work {
 	struct exchange_side a;
 	struct exchange_side b;
+	unsigned int flags;		/* of the pair: EXCHANGE_UNMAP_A */
 	bool mixed;			/* one anonymous, one shmem */
 };
 
@@ -136,6 +154,10 @@ static const int exchange_errno[NR_EXCHANGE_RESULTS] = {
 	[EXCHANGE_UNMOVABLE]		= -EBUSY,
 	[EXCHANGE_DEVICE]		= -EOPNOTSUPP,
 	[EXCHANGE_UNSUPPORTED]		= -EOPNOTSUPP,
+	[EXCHANGE_UNEVICTABLE]		= -EBUSY,
+	[EXCHANGE_ZONE]			= -ERANGE,
+	[EXCHANGE_SHMEM_MAPPED]		= -EBUSY,
+	[EXCHANGE_HWPOISON]		= -EHWPOISON,
 	[EXCHANGE_BUSY]			= -EAGAIN,
 };
 
@@ -144,8 +166,12 @@ static const int exchange_errno[NR_EXCHANGE_RESULTS] = {
  * @result: The result of one pair.
  *
  * Return: 0 for %EXCHANGE_DONE, -EINVAL for mismatched orders, -EBUSY for
- * pinned, under-I/O or unmovable folios, -EOPNOTSUPP for kinds that cannot
- * be exchanged, -EAGAIN when a transient reference or lock outlasted the
+ * pinned, under-I/O or unmovable folios, for unevictable ones while
+ * vm.compact_unevictable_allowed is 0 and for a mapped shmem folio that
+ * would lose its mappings, -ERANGE when a frame lies in a zone the other
+ * folio's mapping does not allow, -EHWPOISON for a poisoned page or a
+ * memory error met while copying, -EOPNOTSUPP for kinds that cannot be
+ * exchanged, -EAGAIN when a transient reference or lock outlasted the
  * retries.
  */
 int exchange_result_errno(enum exchange_result result)
@@ -157,9 +183,11 @@ int exchange_result_errno(enum exchange_result result)
 EXPORT_SYMBOL_GPL(exchange_result_errno);
 
 /*
- * One page per CPU to exchange data through: copy_highpage() three times
- * was faster than swapping word by word through a register (see the top of
- * this file), and it copies whatever the architecture keeps beside the data.
+ * One page per CPU to exchange data through: three page copies were faster
+ * than swapping word by word through a register (see the top of this
+ * file), and they copy whatever the architecture keeps beside the data.
+ * Its local lock also keeps the frozen part of an exchange on its CPU,
+ * unpreempted (exchange_move()).
  */
 struct exchange_bounce {
 	local_lock_t lock;
@@ -192,16 +220,42 @@ static int __init exchange_bounce_init(void)
 }
 core_initcall(exchange_bounce_init);
 
-static void exchange_page_data(struct page *x, struct page *y)
+/**
+ * exchange_copy_page() - copy a user page, stopping at a memory error
+ * @to: The destination.
+ * @from: The source, whose memory may be poisoned.
+ *
+ * copy_mc_highpage(), as migration's folio_mc_copy() uses: a poisoned
+ * source ends the copy with an error instead of a machine check, and the
+ * page is queued for memory_failure(). KUnit replaces it (a static stub) to
+ * inject such an error.
+ *
+ * Return: 0, or -EHWPOISON.
+ */
+VISIBLE_IF_KUNIT int exchange_copy_page(struct page *to, struct page *from)
 {
-	struct page *t;
+	KUNIT_STATIC_STUB_REDIRECT(exchange_copy_page, to, from);
+	return copy_mc_highpage(to, from) ? -EHWPOISON : 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(exchange_copy_page);
 
-	local_lock(&exchange_bounce.lock);
-	t = this_cpu_read(exchange_bounce.page);
-	copy_highpage(t, x);
-	copy_highpage(x, y);
+/*
+ * Exchange the data of @x and @y through the bounce page @t. The two user
+ * pages are each read once, by the first two copies; a memory error in
+ * either leaves both pages as they were: in the first nothing was written,
+ * in the second @x is written back from @t. The third copy reads @t, the
+ * kernel's own page written a moment ago.
+ */
+static int exchange_page_data(struct page *x, struct page *y, struct page *t)
+{
+	if (exchange_copy_page(t, x))
+		return -EHWPOISON;
+	if (exchange_copy_page(x, y)) {
+		copy_highpage(x, t);
+		return -EHWPOISON;
+	}
 	copy_highpage(y, t);
-	local_unlock(&exchange_bounce.lock);
+	return 0;
 }
 
 /* What can be refused without the folio lock. */
@@ -217,6 +271,10 @@ static enum exchange_result exchange_classify(struct folio *folio)
 		return EXCHANGE_NONLRU_MOVABLE;
 	if (folio_maybe_dma_pinned(folio))
 		return EXCHANGE_PINNED;
+	/* What compaction may not move, exchange does not move either */
+	if ((folio_test_unevictable(folio) || folio_test_mlocked(folio)) &&
+	    !compaction_unevictable_allowed())
+		return EXCHANGE_UNEVICTABLE;
 	return EXCHANGE_DONE;
 }
 
@@ -229,7 +287,7 @@ static enum exchange_result exchange_check_locked(struct exchange_side *s)
 	if (folio_test_ksm(folio))
 		return EXCHANGE_KSM;
 	if (folio_contain_hwpoisoned_page(folio))
-		return EXCHANGE_UNSUPPORTED;
+		return EXCHANGE_HWPOISON;
 	if (folio_test_writeback(folio))
 		return EXCHANGE_IO;
 	if (folio_test_anon(folio)) {
@@ -251,6 +309,33 @@ static enum exchange_result exchange_check_locked(struct exchange_side *s)
 		s->cache_index = folio_index(folio);
 	s->was_mlocked = folio_test_mlocked(folio);
 	return EXCHANGE_DONE;
+}
+
+/*
+ * A shmem mapping may keep its folios below a zone (mapping_gfp_mask(),
+ * e.g. __GFP_DMA32 for a driver's buffer); its folio may only take a frame
+ * it allows, as migration's allocation would. Anonymous folios, also in the
+ * swap cache, may live in any zone.
+ */
+static bool exchange_zone_allowed(const struct exchange_side *s,
+				  const struct folio *other)
+{
+	if (folio_test_anon(s->folio) || !s->cache)
+		return true;
+	return folio_zonenum(other) <= gfp_zone(mapping_gfp_mask(s->cache));
+}
+
+/*
+ * Anon <-> shmem unmaps the shmem folio (exchange_unmap()): only when it is
+ * the caller's own and the caller said it faults it back in. Another
+ * owner's mapped page is never left unmapped: its mlock, its soft-dirty bit
+ * and a userfaultfd minor registration would all notice.
+ */
+static bool exchange_may_unmap(const struct exchange_work *w,
+			       const struct exchange_side *shmem)
+{
+	return !folio_mapped(shmem->folio) ||
+	       (shmem == &w->a && (w->flags & EXCHANGE_UNMAP_A));
 }
 
 static bool exchange_isolate(struct exchange_side *s)
@@ -374,8 +459,18 @@ static enum exchange_result exchange_begin(struct exchange_work *w,
 		r = exchange_check_locked(b);
 	if (r != EXCHANGE_DONE)
 		goto fail;
+	if (!exchange_zone_allowed(a, b->folio) ||
+	    !exchange_zone_allowed(b, a->folio)) {
+		r = EXCHANGE_ZONE;
+		goto fail;
+	}
 
 	w->mixed = folio_test_anon(a->folio) != folio_test_anon(b->folio);
+	if (w->mixed &&
+	    !exchange_may_unmap(w, folio_test_anon(a->folio) ? b : a)) {
+		r = EXCHANGE_SHMEM_MAPPED;
+		goto fail;
+	}
 	exchange_unmap(a, w->mixed);
 	exchange_unmap(b, w->mixed);
 	return EXCHANGE_DONE;
@@ -428,8 +523,8 @@ static void exchange_cache_slots(struct exchange_side *from, struct folio *to)
 
 static void exchange_folio_flags(struct folio *a, struct folio *b)
 {
-	unsigned long fa = READ_ONCE(a->flags) & EXCHANGE_PAGE_FLAGS;
-	unsigned long fb = READ_ONCE(b->flags) & EXCHANGE_PAGE_FLAGS;
+	unsigned long fa = READ_ONCE(a->flags) & EXCHANGE_DATA_FLAGS;
+	unsigned long fb = READ_ONCE(b->flags) & EXCHANGE_DATA_FLAGS;
 	unsigned long old;
 
 	/*
@@ -438,12 +533,37 @@ static void exchange_folio_flags(struct folio *a, struct folio *b)
 	 */
 	old = READ_ONCE(a->flags);
 	while (!try_cmpxchg(&a->flags, &old,
-			    (old & ~EXCHANGE_PAGE_FLAGS) | fb))
+			    (old & ~EXCHANGE_DATA_FLAGS) | fb))
 		;
 	old = READ_ONCE(b->flags);
 	while (!try_cmpxchg(&b->flags, &old,
-			    (old & ~EXCHANGE_PAGE_FLAGS) | fa))
+			    (old & ~EXCHANGE_DATA_FLAGS) | fa))
 		;
+}
+
+/*
+ * The per-page state of a large folio's tail pages. PageAnonExclusive is
+ * the one a tail page carries for its data: set on every tail page of an
+ * exclusive PMD mapping when the PMD is split, and left set on the tail
+ * pages that are unmapped later (a partial munmap or MADV_DONTNEED). The
+ * mapped ones were cleared by try_to_migrate() and their exclusivity
+ * travels in the migration entries, which remove_migration_ptes() turns
+ * back into PageAnonExclusive of the frame the data lands on; what it
+ * never does is clear the bit. So reset every tail page to what a newly
+ * allocated migration target has, clear: left on the frame, a stale bit
+ * would make the other folio's data, mapped COW-shared, look exclusive,
+ * and do_wp_page() would let one process write into another's copy. The
+ * head page's bit moves with the data, as folio_migrate_flags() moves it.
+ * PG_hwpoison, the other per-page flag, is the frame's (and refused).
+ */
+static void exchange_reset_tails(struct folio *folio)
+{
+	long i, nr = folio_nr_pages(folio);
+
+	if (!folio_test_anon(folio))
+		return;
+	for (i = 1; i < nr; i++)
+		ClearPageAnonExclusive(folio_page(folio, i));
 }
 
 /* Everything that describes the data moves with it. Both refs are frozen. */
@@ -451,6 +571,8 @@ static void exchange_folio_state(struct folio *a, struct folio *b)
 {
 	int cpupid;
 
+	exchange_reset_tails(a);
+	exchange_reset_tails(b);
 	swap(a->mapping, b->mapping);
 	swap(a->index, b->index);
 	swap(a->private, b->private);
@@ -484,18 +606,31 @@ static void exchange_account_move(struct folio *folio,
 	}
 }
 
-static void exchange_folio_data(struct folio *a, struct folio *b)
+/*
+ * Exchange the data of two frozen folios, with preemption off (the bounce
+ * page's local lock is held): a page-cache lookup spins until the
+ * refcounts unfreeze, and might otherwise spin on this CPU. On a memory
+ * error in page i, pages 0..i-1 are exchanged back and page i was left as
+ * it was, so both folios hold their own data again.
+ */
+static int exchange_folio_data(struct folio *a, struct folio *b)
 {
-	long i, nr = folio_nr_pages(a);
+	struct page *t = this_cpu_read(exchange_bounce.page);
+	long i, j, nr = folio_nr_pages(a);
 
-	/*
-	 * No cond_resched() while frozen: a page-cache lookup spins until the
-	 * refcount unfreezes, and might spin on this CPU.
-	 */
-	for (i = 0; i < nr; i++)
-		exchange_page_data(folio_page(a, i), folio_page(b, i));
+	for (i = 0; i < nr; i++) {
+		if (!exchange_page_data(folio_page(a, i), folio_page(b, i), t))
+			continue;
+		for (j = 0; j < i; j++)
+			if (exchange_page_data(folio_page(a, j),
+					       folio_page(b, j), t))
+				pr_err("exchange: second memory error undoing pfns %#lx and %#lx: their data stays exchanged\n",
+				       folio_pfn(a) + j, folio_pfn(b) + j);
+		return -EHWPOISON;
+	}
 	flush_dcache_folio(a);
 	flush_dcache_folio(b);
+	return 0;
 }
 
 static void exchange_note_deferred_split(struct exchange_side *s)
@@ -526,7 +661,15 @@ static void exchange_defer_mapping(struct exchange_side *shmem_role,
 	shmem_role->folio->mapping = anon_role->folio->mapping;
 }
 
-/* Steps 3-5: freeze, exchange the roles and the data, unfreeze. */
+/*
+ * Steps 3-5: freeze, exchange the data, then the roles, unfreeze. The data
+ * goes first, so that a memory error in either folio can still back out
+ * with nothing exchanged (EXCHANGE_HWPOISON). From the freeze to the
+ * unfreeze this CPU is not preempted (the bounce page's local lock): the
+ * cache locks are held only to freeze and to switch the slots, and in
+ * between, lock-free page-cache lookups of either folio spin on its frozen
+ * refcount. See Documentation/mm/exchange.rst for how long that can be.
+ */
 static enum exchange_result exchange_move(struct exchange_work *w)
 {
 	struct exchange_side *a = &w->a, *b = &w->b;
@@ -547,6 +690,7 @@ static enum exchange_result exchange_move(struct exchange_work *w)
 	exchange_note_deferred_split(a);
 	exchange_note_deferred_split(b);
 
+	local_lock(&exchange_bounce.lock);
 	exchange_lock_caches(a->cache, b->cache);
 	if (!folio_ref_freeze(fa, a->expected_refs))
 		goto unlock_busy;
@@ -554,7 +698,17 @@ static enum exchange_result exchange_move(struct exchange_work *w)
 		folio_ref_unfreeze(fa, a->expected_refs);
 		goto unlock_busy;
 	}
+	exchange_unlock_caches(a->cache, b->cache);
+	local_irq_enable();
 
+	if (exchange_folio_data(fa, fb)) {
+		folio_ref_unfreeze(fa, a->expected_refs);
+		folio_ref_unfreeze(fb, b->expected_refs);
+		local_unlock(&exchange_bounce.lock);
+		return EXCHANGE_HWPOISON;
+	}
+
+	exchange_lock_caches(a->cache, b->cache);
 	/* While frozen and the memcg is still the folio's own */
 	folio_unqueue_deferred_split(fa);
 	folio_unqueue_deferred_split(fb);
@@ -576,15 +730,15 @@ static enum exchange_result exchange_move(struct exchange_work *w)
 	exchange_account_move(fa, b->cache, dirty_b, zone_b, zone_a);
 	local_irq_enable();
 
-	exchange_folio_data(fa, fb);
-
 	folio_ref_unfreeze(fa, b->expected_refs);
 	folio_ref_unfreeze(fb, a->expected_refs);
+	local_unlock(&exchange_bounce.lock);
 	return EXCHANGE_DONE;
 
 unlock_busy:
 	exchange_unlock_caches(a->cache, b->cache);
 	local_irq_enable();
+	local_unlock(&exchange_bounce.lock);
 busy:
 	if (folio_maybe_dma_pinned(fa) || folio_maybe_dma_pinned(fb))
 		return EXCHANGE_PINNED;
@@ -659,6 +813,7 @@ static void exchange_work_init(struct exchange_work *w,
 	memset(w, 0, sizeof(*w));
 	w->a.folio = pair->a;
 	w->b.folio = pair->b;
+	w->flags = pair->flags;
 }
 
 static enum exchange_result exchange_one(struct exchange_work *w,
@@ -778,7 +933,10 @@ EXPORT_SYMBOL_GPL(exchange_folio_pairs);
  * page-cache or swap-cache slot, flags, memcg) and @b's frame holds @a's:
  * every virtual address keeps seeing its own data. No free page is used.
  * Both folios must be on an LRU list, anonymous or shmem, unpinned and not
- * under I/O; otherwise nothing changes and an errno says why.
+ * under I/O; otherwise nothing changes and an errno says why. A mapped
+ * shmem folio is not exchanged with an anonymous one (its mappings would
+ * be dropped); exchange_folio_pairs() with %EXCHANGE_UNMAP_A allows it for
+ * the caller's own @a.
  *
  * The caller holds one reference on each folio and keeps it.
  *

@@ -93,6 +93,7 @@
 #include <linux/vma_defrag.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
+#include <kunit/static_stub.h>
 #include <kunit/visibility.h>
 
 #include "internal.h"
@@ -759,8 +760,10 @@ static void plan(struct defrag_ctx *ctx, unsigned long first,
 	if (level == 0)
 		return;
 
-	mid = round_down(ctx->key_pfn + first + nr / 2, align) - ctx->key_pfn;
-	if (mid > first && mid < first + nr) {
+	/* In key space, where nothing below the range's key can wrap */
+	mid = round_down(ctx->key_pfn + first + nr / 2, align);
+	if (mid > ctx->key_pfn + first && mid < ctx->key_pfn + first + nr) {
+		mid -= ctx->key_pfn;
 		plan(ctx, first, mid - first, level);
 		plan(ctx, mid, first + nr - mid, level);
 	} else if (level > 1) {
@@ -971,15 +974,60 @@ static enum vma_defrag_fail fail_reason(enum exchange_result result)
 	case EXCHANGE_UNMOVABLE:
 	case EXCHANGE_NONLRU_MOVABLE:
 	case EXCHANGE_DEVICE:
+	/* A frame this page may not take, or whose owner must keep it */
+	case EXCHANGE_UNEVICTABLE:
+	case EXCHANGE_ZONE:
+	case EXCHANGE_SHMEM_MAPPED:
 		return VMA_DEFRAG_FAIL_UNMOVABLE;
 	case EXCHANGE_KSM:
 	case EXCHANGE_HUGETLB:
 	case EXCHANGE_UNSUPPORTED:
+	case EXCHANGE_HWPOISON:
 		return VMA_DEFRAG_FAIL_UNSUPPORTED;
 	default:
 		return VMA_DEFRAG_FAIL_BUSY;
 	}
 }
+
+/**
+ * vma_defrag_chunk_bounds() - the pages of a segment in one chunk of key space
+ * @key_pfn: The DMA key of the range's first page, in pages.
+ * @first: The segment's first page, as an index into the range.
+ * @nr: The segment's pages.
+ * @align: The segment's alignment in pages, a power of two.
+ * @c: A chunk of the segment: 0 for the @align-aligned chunk of key space
+ *     holding page @first, 1 for the next, and so on.
+ * @cfirst: Set to the first page of the segment in chunk @c.
+ * @cnr: Set to the number of the segment's pages in chunk @c.
+ *
+ * Computed in key space, where every bound is at least @key_pfn, so that a
+ * segment starting in the middle of a chunk (a key that is not aligned to
+ * @align) gives its first chunk's pages and not an index that wrapped below
+ * page 0.
+ *
+ * Return: true if chunk @c holds pages of the segment.
+ */
+VISIBLE_IF_KUNIT bool vma_defrag_chunk_bounds(unsigned long key_pfn,
+					      unsigned long first,
+					      unsigned long nr,
+					      unsigned long align,
+					      unsigned long c,
+					      unsigned long *cfirst,
+					      unsigned long *cnr)
+{
+	unsigned long seg_key = key_pfn + first, seg_end = seg_key + nr;
+	unsigned long lo, hi;
+
+	if (c > (seg_end - 1) / align - seg_key / align)
+		return false;
+	lo = (seg_key / align + c) * align;
+	hi = min(lo + align, seg_end);
+	lo = max(lo, seg_key);
+	*cfirst = lo - key_pfn;
+	*cnr = hi - lo;
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(vma_defrag_chunk_bounds);
 
 /* Index, within @seg, of the chunk of key space that page @index is in */
 static unsigned long seg_chunk(const struct defrag_ctx *ctx,
@@ -1033,6 +1081,11 @@ static void flush_batch(struct defrag_ctx *ctx)
 				if (why == VMA_DEFRAG_FAIL_PINNED &&
 				    folio_maybe_dma_pinned(p->b))
 					why = VMA_DEFRAG_FAIL_UNMOVABLE;
+				/* Our page may not move: no window helps */
+				if (p->result == EXCHANGE_UNEVICTABLE &&
+				    (folio_test_mlocked(p->a) ||
+				     folio_test_unevictable(p->a)))
+					why = VMA_DEFRAG_FAIL_UNSUPPORTED;
 				fail(ctx, why, nr, ctx->pair_index[i]);
 			}
 			folio_put(p->a);
@@ -1135,12 +1188,22 @@ static int split_locked(struct folio *folio)
 	return ret;
 }
 
-/* A movable folio in @pfn, with a reference; NULL if there is none. */
-static struct folio *target_folio(unsigned long pfn)
+/**
+ * vma_defrag_target_folio() - the movable folio in a target frame
+ * @pfn: The target frame.
+ *
+ * KUnit replaces it (a static stub) to make a frame of a window look taken
+ * by the kernel in the middle of a request, which is what re-anchoring is
+ * for and what no test can arrange otherwise.
+ *
+ * Return: The folio, with a reference, or NULL if there is none.
+ */
+VISIBLE_IF_KUNIT struct folio *vma_defrag_target_folio(unsigned long pfn)
 {
 	struct page *page = pfn_to_online_page(pfn);
 	struct folio *folio;
 
+	KUNIT_STATIC_STUB_REDIRECT(vma_defrag_target_folio, pfn);
 	if (!page)
 		return NULL;
 	folio = page_folio(page);
@@ -1152,6 +1215,7 @@ static struct folio *target_folio(unsigned long pfn)
 	}
 	return folio;
 }
+EXPORT_SYMBOL_IF_KUNIT(vma_defrag_target_folio);
 
 static bool target_free(unsigned long pfn)
 {
@@ -1209,7 +1273,7 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 		return true;
 	}
 
-	other = target_folio(target);
+	other = vma_defrag_target_folio(target);
 	if (!other && order)
 		goto split_ours;
 	if (!other) {
@@ -1231,6 +1295,8 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 						  folio_test_anon(other);
 		ctx->pairs[ctx->nr_pairs].a = folio;
 		ctx->pairs[ctx->nr_pairs].b = other;
+		/* Ours: refault_segment() maps it back */
+		ctx->pairs[ctx->nr_pairs].flags = EXCHANGE_UNMAP_A;
 		ctx->nr_pairs++;
 		return true;
 	}
@@ -1307,7 +1373,7 @@ static unsigned long defrag_page(struct defrag_ctx *ctx,
 			return queue_move(ctx, folio, index, target) ? nr : 0;
 		}
 		if (folio_pfn(folio) + sub == target &&
-		    IS_ALIGNED(target - sub, nr) && index - sub >= seg->first &&
+		    IS_ALIGNED(target - sub, nr) && sub <= index - seg->first &&
 		    index - sub + nr <= seg_end) {
 			/* The rest of a folio already in place */
 			ctx->stats->in_place += nr - sub;
@@ -1631,7 +1697,6 @@ static void move_all(struct defrag_ctx *ctx)
 
 	for (s = 0; s < planned && !should_stop(ctx); s++) {
 		struct defrag_segment seg = ctx->segs[s];
-		unsigned long k0 = (ctx->key_pfn + seg.first) / seg.align;
 		unsigned long end = seg.first + seg.nr;
 		unsigned long chunks = seg_chunk(ctx, &seg, end - 1) + 1;
 		unsigned long *reanchor = bitmap_zalloc(chunks, GFP_KERNEL);
@@ -1646,13 +1711,16 @@ static void move_all(struct defrag_ctx *ctx)
 		if (!reanchor)
 			continue;
 		for_each_set_bit(c, reanchor, chunks) {
-			unsigned long first = max(seg.first, (k0 + c) * seg.align -
-						  ctx->key_pfn);
-			unsigned long nr = min(end, (k0 + c + 1) * seg.align -
-					       ctx->key_pfn) - first;
 			unsigned int before = ctx->nr_segs;
+			unsigned long first, nr;
 
 			if (should_stop(ctx))
+				break;
+			if (WARN_ON_ONCE(!vma_defrag_chunk_bounds(ctx->key_pfn,
+								  seg.first,
+								  seg.nr,
+								  seg.align, c,
+								  &first, &nr)))
 				break;
 			/* Its pages may have moved: read them again */
 			if (read_pfns(ctx, first, nr, NULL) < 0)

@@ -45,6 +45,10 @@ static const char *const result_names[NR_EXCHANGE_RESULTS] = {
 	[EXCHANGE_UNMOVABLE]		= "unmovable",
 	[EXCHANGE_DEVICE]		= "device",
 	[EXCHANGE_UNSUPPORTED]		= "unsupported",
+	[EXCHANGE_UNEVICTABLE]		= "unevictable",
+	[EXCHANGE_ZONE]			= "zone",
+	[EXCHANGE_SHMEM_MAPPED]		= "shmem_mapped",
+	[EXCHANGE_HWPOISON]		= "hwpoison",
 	[EXCHANGE_BUSY]			= "busy",
 };
 

@@ -191,6 +191,11 @@ bool vma_defrag_choose_window(const struct vma_defrag_frames *frames,
 			      unsigned long align, unsigned long phase,
 			      unsigned long *scratch,
 			      struct vma_defrag_window *best);
+bool vma_defrag_chunk_bounds(unsigned long key_pfn, unsigned long first,
+			     unsigned long nr, unsigned long align,
+			     unsigned long c, unsigned long *cfirst,
+			     unsigned long *cnr);
+struct folio *vma_defrag_target_folio(unsigned long pfn);
 #endif
 
 #endif /* _LINUX_VMA_DEFRAG_H */

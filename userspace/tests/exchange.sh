@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# mm/exchange.c under load: a COW-shared page, and hugetlb and KSM
-# refusals, first; then minutes of exchanges between the pages of processes
+# mm/exchange.c: what it must keep for the pages' other owners and what it
+# must refuse (exchange_regress); a COW-shared page, and hugetlb and KSM
+# refusals; then minutes of exchanges between the pages of processes
 # that keep writing and verifying them (anon, THP, a forked COW pair, a
 # memfd shared by two processes; in two memory cgroups) while they munmap,
 # mremap, fork and madvise and another process makes memory pressure. Every
@@ -21,12 +22,24 @@ mount -t cgroup2 none $cg
 echo +memory > $cg/cgroup.subtree_control
 mkdir $cg/w0 $cg/w1
 
+# What an exchange keeps for the other owner of a page: COW copies written
+# from both sides (THP and mTHP), mlock, soft-dirty; what it refuses.
+exchange_regress > /tmp/regress.out 2>&1 || fail=1
+cat /tmp/regress.out
+grep -q "^RESULT checks=" /tmp/regress.out ||
+	{ log "FAIL: exchange_regress did not finish"; fail=1; }
+
 echo 2 > /proc/sys/vm/nr_hugepages
+# 64 KiB mTHPs for the cow-mthp worker
+mthp=/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled
+mthp_was=$(sed -n 's/.*\[\(.*\)\].*/\1/p' $mthp)
+echo always > $mthp
 echo 0 > /sys/kernel/tracing/trace
 echo 1 > $events/enable
 EXCHANGE_CGROUPS=$cg/w exchange_stress "$SECONDS_OF_STRESS" > /tmp/stress.out 2>&1 || fail=1
 echo 0 > $events/enable
 cat /tmp/stress.out
+echo "$mthp_was" > $mthp
 echo 0 > /proc/sys/vm/nr_hugepages
 
 sleep 3	# the periodic memcg statistics flush runs every 2 s

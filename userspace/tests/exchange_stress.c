@@ -16,6 +16,18 @@
  *   memfd     a memfd mapped by two processes; each owns every other page,
  *             writes it under a per-page sequence count, and verifies all
  *             pages, its partner's included
+ *   cow-thp   THPs shared copy-on-write with a child forked anew every
+ *             second, mapped by PTEs in both; the parent writes the first
+ *             half of every THP, the child the second half, both verify
+ *             all; each round the parent also unmaps the upper half of one
+ *             THP (MADV_DONTNEED) and writes it again, so that partly
+ *             unmapped THPs are exchanged too
+ *   cow-mthp  the same with 64 KiB mTHPs
+ *   mlocked   mlock()ed 4 KiB pages; rewrites and verifies, and checks that
+ *             smaps still counts all of them Locked
+ *   soft-dirty  4 KiB pages; clears its soft-dirty bits, writes a random
+ *             half of its pages, and checks that exactly those are
+ *             soft-dirty in pagemap
  *   pressure  maps, touches and unmaps large anonymous areas
  * The driver picks random pairs of pages of the exchangeable regions (also
  * of different kinds, which the kernel must refuse when their orders
@@ -45,9 +57,13 @@
 #define WORDS		(PAGE / 8)
 #define KNOB		"/sys/kernel/debug/contig/exchange"
 
-enum kind { ANON, THP, COW, MEMFD, NR_KINDS };
+enum kind { ANON, THP, COW, MEMFD, COW_THP, COW_MTHP, MLOCKED, SOFT_DIRTY,
+	    NR_KINDS };
 
-static const char *const kind_name[NR_KINDS] = { "anon", "thp", "cow", "memfd" };
+static const char *const kind_name[NR_KINDS] = {
+	"anon", "thp", "cow", "memfd", "cow-thp", "cow-mthp", "mlocked",
+	"soft-dirty",
+};
 
 /* A region as the driver sees it; workers publish theirs in shared memory */
 struct region {
@@ -58,7 +74,8 @@ struct region {
 	unsigned long step;	/* folio size the driver steps by */
 };
 
-#define NR_REGIONS	6
+#define NR_REGIONS	10
+#define MTHP		(64UL << 10)
 
 struct shared {
 	struct region region[NR_REGIONS];
@@ -264,6 +281,220 @@ static void worker_cow(int r1, int r2, unsigned long pages)
 	exit(0);
 }
 
+/* Frames and flags of this process's pages, from pagemap */
+static uint64_t self_pagemap(const void *addr)
+{
+	static int fd = -1;
+	uint64_t e = 0;
+
+	if (fd < 0)
+		fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0 || pread(fd, &e, 8, (uintptr_t)addr / PAGE * 8) != 8)
+		return 0;
+	return e;
+}
+
+/*
+ * Rewrite the pages of [first, first + n) whose index, within their folio
+ * of @per pages, is in [lo, hi); verify all of [first, first + n).
+ */
+static void rewrite_part(int r, char *base, unsigned long first,
+			 unsigned long n, unsigned long per, unsigned long lo,
+			 unsigned long hi, uint64_t *gen)
+{
+	unsigned long i;
+
+	for (i = first; i < first + n && !sh->stop; i++) {
+		volatile uint64_t *p = (uint64_t *)(base + i * PAGE);
+
+		if (!page_ok(p, i, gen[i]))
+			report_corrupt(r, i, p, gen[i]);
+		if (i % per >= lo && i % per < hi)
+			write_page(p, i, ++gen[i]);
+		sh->verified[r]++;
+	}
+}
+
+/*
+ * Large folios of @size shared copy-on-write with a child forked anew each
+ * round: written from both sides, each side its own half of every folio,
+ * both verifying every page; partly unmapped folios among them.
+ */
+static void worker_cow_large(int r, enum kind kind, size_t size,
+			     unsigned long folios)
+{
+	unsigned long per = size / PAGE, pages = folios * per, i, f;
+	char *base = mmap(NULL, (folios + 1) * size + HPAGE,
+			  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	uint64_t *gen = calloc(pages, sizeof(*gen));
+	volatile int *child_stop;
+	int status;
+	pid_t child;
+	time_t until;
+
+	child_stop = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED || child_stop == MAP_FAILED || !gen) {
+		perror("cow worker");
+		exit(2);
+	}
+	/* Aligned to the folio size; THPs only where the advice allows */
+	base = (char *)(((uintptr_t)base + HPAGE - 1) & ~(HPAGE - 1));
+	if (kind == COW_MTHP)
+		base += size;	/* no 2 MiB-aligned start: no PMD THP */
+	madvise(base, pages * PAGE, kind == COW_THP ? MADV_HUGEPAGE :
+		MADV_NORMAL);
+	for (i = 0; i < pages; i++)
+		write_page((uint64_t *)(base + i * PAGE), i, 0);
+	publish(r, kind, base, pages, size);
+
+	while (!sh->stop) {
+		/* A fresh large folio in place of one the writes broke up */
+		f = (unsigned long)rand() % folios;
+		munmap(base + f * size, size);
+		if (mmap(base + f * size, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+		    MAP_FAILED) {
+			perror("cow worker: mmap");
+			exit(2);
+		}
+		madvise(base + f * size, size, kind == COW_THP ?
+			MADV_HUGEPAGE : MADV_NORMAL);
+		for (i = f * per; i < (f + 1) * per; i++)
+			write_page((uint64_t *)(base + i * PAGE), i, ++gen[i]);
+
+		/* PTE-map the THPs; partly unmap one and write it again */
+		f = (unsigned long)rand() % folios;
+		for (i = 0; kind == COW_THP && i < folios; i++) {
+			mprotect(base + i * size, PAGE, PROT_READ);
+			mprotect(base + i * size, PAGE, PROT_READ | PROT_WRITE);
+		}
+		madvise(base + f * size + size / 2, size / 2, MADV_DONTNEED);
+		for (i = f * per + per / 2; i < (f + 1) * per; i++)
+			write_page((uint64_t *)(base + i * PAGE), i, ++gen[i]);
+
+		*child_stop = 0;
+		fflush(NULL);
+		child = fork();
+		if (child == 0) {
+			/* Its own copy of gen: writes the second halves */
+			while (!*child_stop && !sh->stop)
+				rewrite_part(r, base, 0, pages, per, per / 2,
+					     per, gen);
+			rewrite_part(r, base, 0, pages, per, 0, 0, gen);
+			exit(0);
+		}
+		until = time(NULL) + 1;
+		while (time(NULL) <= until && !sh->stop)
+			rewrite_part(r, base, 0, pages, per, 0, per / 2, gen);
+		*child_stop = 1;
+		if (child < 0 || waitpid(child, &status, 0) != child ||
+		    !WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "cow worker: child ended badly\n");
+			exit(1);
+		}
+		/* The child's writes were its own */
+		rewrite_part(r, base, 0, pages, per, 0, 0, gen);
+	}
+	exit(0);
+}
+
+/* smaps "Locked:" of the mapping at @addr, in kB */
+static long self_locked_kb(const void *addr)
+{
+	char line[256];
+	unsigned long start, end;
+	long kb = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
+		else if (in && sscanf(line, "Locked: %ld kB", &kb) == 1)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* mlocked pages: exchanged, they stay mapped and locked */
+static void worker_mlocked(int r, unsigned long pages)
+{
+	uint64_t *gen = calloc(pages, sizeof(*gen));
+	char *base = map_region(pages * PAGE, MADV_NOHUGEPAGE);
+	long kb;
+
+	for (unsigned long i = 0; i < pages; i++)
+		write_page((uint64_t *)(base + i * PAGE), i, 0);
+	if (!gen || mlock(base, pages * PAGE)) {
+		perror("mlock");
+		exit(2);
+	}
+	publish(r, MLOCKED, base, pages, PAGE);
+	while (!sh->stop) {
+		rewrite_all(r, base, pages, gen);
+		kb = self_locked_kb(base);
+		if (kb != (long)(pages * PAGE / 1024)) {
+			fprintf(stderr, "mlocked worker: %ld kB Locked, expected %lu\n",
+				kb, pages * PAGE / 1024);
+			sh->corrupt[r]++;
+		}
+	}
+	exit(0);
+}
+
+/* Soft-dirty bits: exactly the pages written since clear_refs are set */
+static void worker_soft_dirty(int r, unsigned long pages)
+{
+	uint64_t *gen = calloc(pages, sizeof(*gen));
+	char *base = map_region(pages * PAGE, MADV_NOHUGEPAGE);
+	unsigned char *written = calloc(pages, 1);
+	unsigned long i, wrong;
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+
+	if (!gen || !written || fd < 0) {
+		perror("soft-dirty worker");
+		exit(2);
+	}
+	for (i = 0; i < pages; i++)
+		write_page((uint64_t *)(base + i * PAGE), i, 0);
+	publish(r, SOFT_DIRTY, base, pages, PAGE);
+	while (!sh->stop) {
+		if (pwrite(fd, "4", 1, 0) != 1) {
+			perror("clear_refs");
+			exit(2);
+		}
+		for (i = 0; i < pages; i++) {
+			volatile uint64_t *p = (uint64_t *)(base + i * PAGE);
+
+			if (!page_ok(p, i, gen[i]))
+				report_corrupt(r, i, p, gen[i]);
+			written[i] = rand() % 2;
+			if (written[i])
+				write_page(p, i, ++gen[i]);
+			sh->verified[r]++;
+		}
+		/* Give the driver time to exchange some of them */
+		usleep(200000);
+		for (i = 0, wrong = 0; i < pages; i++) {
+			uint64_t e = self_pagemap(base + i * PAGE);
+
+			wrong += !(e & (1ULL << 63)) ||
+				 !!(e & (1ULL << 55)) != written[i];
+		}
+		if (wrong) {
+			fprintf(stderr, "soft-dirty worker: %lu pages with the wrong soft-dirty bit\n",
+				wrong);
+			sh->corrupt[r]++;
+		}
+	}
+	exit(0);
+}
+
 /* Two processes share a memfd; each writes its half, both verify all. */
 static void worker_memfd(int r, int fd, unsigned long pages, int half)
 {
@@ -328,7 +559,8 @@ static void worker_pressure(void)
 
 static const char *const result_keys[] = {
 	"absent", "done", "order_mismatch", "pinned", "ksm", "hugetlb", "io",
-	"nonlru_movable", "unmovable", "device", "unsupported", "busy",
+	"nonlru_movable", "unmovable", "device", "unsupported", "unevictable",
+	"zone", "shmem_mapped", "hwpoison", "busy",
 };
 #define NR_KEYS (sizeof(result_keys) / sizeof(result_keys[0]))
 
@@ -604,6 +836,10 @@ int main(int argc, char **argv)
 	SPAWN(1, worker_cow(2, 3, 1024));
 	SPAWN(0, worker_memfd(4, memfd, 1024, 0));
 	SPAWN(1, worker_memfd(5, memfd, 1024, 1));
+	SPAWN(0, worker_cow_large(6, COW_THP, HPAGE, 4));
+	SPAWN(1, worker_cow_large(7, COW_MTHP, MTHP, 32));
+	SPAWN(0, worker_mlocked(8, 256));
+	SPAWN(1, worker_soft_dirty(9, 256));
 	SPAWN(1, worker_pressure());
 	while (sh->ready < NR_REGIONS)
 		usleep(10000);
@@ -623,8 +859,7 @@ int main(int argc, char **argv)
 		    ix < iy + 4 * per && iy < ix + 4 * per)
 			continue;
 		/* Mostly pairs of equal order; the others must be refused */
-		if (x->kind != y->kind && (x->kind == THP || y->kind == THP) &&
-		    rand() % 8)
+		if (x->step != y->step && rand() % 8)
 			continue;
 		while (count > 1 && (ix + count * per > x->pages ||
 				     iy + count * per > y->pages))

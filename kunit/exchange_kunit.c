@@ -238,6 +238,15 @@ static void exchange_and_check(struct kunit *test, unsigned long x,
 	exchange_and_check_flags(test, x, y, len, 0);
 }
 
+/* A refused exchange leaves both addresses exactly as they were. */
+static void expect_refused(struct kunit *test, unsigned long x,
+			   unsigned long y, size_t len, int ret, int err)
+{
+	KUNIT_EXPECT_EQ(test, ret, err);
+	user_mem_check(test, x, len, 1);
+	user_mem_check(test, y, len, 2);
+}
+
 static void exchange_anon_4k(struct kunit *test)
 {
 	unsigned long x = user_mem_map_anon(test, PAGE_SIZE, 0);
@@ -429,15 +438,6 @@ static void exchange_batch(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, pfn, px[i]);
 	}
 	expect_stats_balance(test, before);
-}
-
-/* A refused exchange leaves both addresses exactly as they were. */
-static void expect_refused(struct kunit *test, unsigned long x,
-			   unsigned long y, size_t len, int ret, int err)
-{
-	KUNIT_EXPECT_EQ(test, ret, err);
-	user_mem_check(test, x, len, 1);
-	user_mem_check(test, y, len, 2);
 }
 
 static void refuse_order_mismatch(struct kunit *test)

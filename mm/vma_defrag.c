@@ -360,6 +360,9 @@ static enum frame_kind frame_kind(struct page *page)
 	if (folio_test_hugetlb(folio) || folio_test_ksm(folio) ||
 	    __folio_test_movable(folio) || folio_maybe_dma_pinned(folio))
 		return FRAME_BLOCKED;
+	/* What compaction may not move (mm/exchange.c refuses it too) */
+	if (folio_test_unevictable(folio) && !compaction_unevictable_allowed())
+		return FRAME_BLOCKED;
 	/* Anonymous, or shmem: swap-backed without being anonymous */
 	if (folio_test_anon(folio) || folio_test_swapbacked(folio))
 		return FRAME_MOVABLE;

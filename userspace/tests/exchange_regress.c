@@ -21,6 +21,11 @@
  *                      an anonymous page, from either side, and stays
  *                      mapped; counted in exchange_fail_shmem_mapped
  *   soft-dirty         the child's soft-dirty bits, set and clear, survive
+ *   uffd-wp            the child's page write-protected through userfaultfd
+ *                      stays so (pagemap), with no event
+ *   uffd-minor         the child's memfd page registered for userfaultfd
+ *                      minor faults, exchanged with another memfd page,
+ *                      stays mapped, with no event
  *
  * Prints "ok <check>" or "FAIL <check>: why" per check, then
  * "RESULT checks=N failed=N", and exits 1 if a check failed.
@@ -32,7 +37,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +54,7 @@
 
 #define PM_PRESENT	(1ULL << 63)
 #define PM_SOFT_DIRTY	(1ULL << 55)
+#define PM_UFFD_WP	(1ULL << 57)
 #define PM_PFN		((1ULL << 55) - 1)
 #define KPF_UNEVICTABLE	18
 #define KPF_THP		22
@@ -227,7 +237,7 @@ struct victim {
 	int cmd, reply;
 };
 
-enum { V_EXIT, V_COW_READY, V_CHECK, V_WRITE_LOW, V_CHECK_LOW };
+enum { V_EXIT, V_COW_READY, V_CHECK, V_WRITE_LOW, V_CHECK_LOW, V_UFFD };
 
 /* Ask the child; a child that died instead of answering is reported. */
 static int send_cmd(struct victim *v, int cmd, long *reply)
@@ -312,7 +322,10 @@ static void end_victim(struct victim *v)
 {
 	int status;
 
-	if (v->pid && !send_cmd(v, V_EXIT, NULL))
+	int cmd = V_EXIT;
+
+	/* It exits without an answer */
+	if (v->pid && write(v->cmd, &cmd, sizeof(cmd)) == sizeof(cmd))
 		waitpid(v->pid, &status, 0);
 	close(v->cmd);
 	close(v->reply);
@@ -387,10 +400,54 @@ out:
 
 /* The child: one page of each kind it is asked for, reported by address */
 struct pages {
-	char *locked, *memfd, *clean, *dirty;
+	char *locked, *memfd, *clean, *dirty, *wp, *minor;
+	int uffd;
 };
 
-static void victim_pages(struct pages *pg, int cmd, int reply)
+/*
+ * The child's userfaultfd: @wp write-protected, @minor registered for minor
+ * faults. Returns 0, or -1 if the kernel lacks either.
+ */
+static int uffd_setup(struct pages *pg)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_MINOR_SHMEM,
+	};
+	struct uffdio_register wp = {
+		.range = { (uintptr_t)pg->wp, PAGE },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	struct uffdio_register minor = {
+		.range = { (uintptr_t)pg->minor, PAGE },
+		.mode = UFFDIO_REGISTER_MODE_MINOR,
+	};
+	struct uffdio_writeprotect protect = {
+		.range = { (uintptr_t)pg->wp, PAGE },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+
+	pg->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (pg->uffd < 0 || ioctl(pg->uffd, UFFDIO_API, &api) ||
+	    ioctl(pg->uffd, UFFDIO_REGISTER, &wp) ||
+	    ioctl(pg->uffd, UFFDIO_REGISTER, &minor) ||
+	    ioctl(pg->uffd, UFFDIO_WRITEPROTECT, &protect))
+		return -1;
+	return 0;
+}
+
+/* Events waiting on the child's userfaultfd: none is expected */
+static long uffd_events(int uffd)
+{
+	struct uffd_msg msg;
+	long n = 0;
+
+	while (read(uffd, &msg, sizeof(msg)) == sizeof(msg))
+		n++;
+	return n;
+}
+
+static void victim_pages(struct pages *pg, int uffd_ok, int cmd, int reply)
 {
 	uint64_t dirty_seed = 14;
 	long r;
@@ -402,7 +459,12 @@ static void victim_pages(struct pages *pg, int cmd, int reply)
 			r = bad_words(pg->locked, PAGE, 11) +
 			    bad_words(pg->memfd, PAGE, 12) +
 			    bad_words(pg->clean, PAGE, 13) +
-			    bad_words(pg->dirty, PAGE, dirty_seed);
+			    bad_words(pg->dirty, PAGE, dirty_seed) +
+			    bad_words(pg->wp, PAGE, 16) +
+			    bad_words(pg->minor, PAGE, 17);
+			break;
+		case V_UFFD:
+			r = uffd_ok ? uffd_events(pg->uffd) : -1;
 			break;
 		case V_WRITE_LOW:
 			/* After clear_refs: dirty the one page */
@@ -419,19 +481,30 @@ static void victim_pages(struct pages *pg, int cmd, int reply)
 	_exit(0);
 }
 
-static void fork_pages_victim(struct victim *v, struct pages *pg)
+static char *map_memfd(void)
 {
-	int cmd[2], reply[2], fd = memfd_create("exchange_regress", 0);
+	int fd = memfd_create("exchange_regress", 0);
+	char *p;
 
 	if (fd < 0 || ftruncate(fd, PAGE))
 		die("memfd");
-	pg->locked = map_aligned(PAGE);
-	pg->memfd = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	pg->clean = map_aligned(PAGE);
-	pg->dirty = map_aligned(PAGE);
-	if (pg->memfd == MAP_FAILED)
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
 		die("mmap memfd");
 	close(fd);
+	return p;
+}
+
+static void fork_pages_victim(struct victim *v, struct pages *pg)
+{
+	int cmd[2], reply[2];
+
+	pg->locked = map_aligned(PAGE);
+	pg->memfd = map_memfd();
+	pg->clean = map_aligned(PAGE);
+	pg->dirty = map_aligned(PAGE);
+	pg->wp = map_aligned(PAGE);
+	pg->minor = map_memfd();
 	if (pipe(cmd) || pipe(reply))
 		die("pipe");
 	fflush(NULL);
@@ -448,7 +521,9 @@ static void fork_pages_victim(struct victim *v, struct pages *pg)
 		fill(pg->memfd, PAGE, 12);
 		fill(pg->clean, PAGE, 13);
 		fill(pg->dirty, PAGE, 14);
-		victim_pages(pg, cmd[0], reply[1]);
+		fill(pg->wp, PAGE, 16);
+		fill(pg->minor, PAGE, 17);
+		victim_pages(pg, !uffd_setup(pg), cmd[0], reply[1]);
 	}
 	close(cmd[0]);
 	close(reply[1]);
@@ -493,13 +568,15 @@ static char *own_page(uint64_t seed)
 static void check_victim_pages(void)
 {
 	char *a = own_page(21), *b = own_page(22), *c = own_page(23);
-	char *d = own_page(24), result[32], why[200], path[64];
+	char *d = own_page(24), *e = own_page(25), *f = map_memfd();
+	char result[32], why[200], path[64];
 	uint64_t pfn_a, pfn_v, pfn_m;
 	unsigned long before;
 	struct pages pg;
 	struct victim v;
-	long bad, kb;
+	long bad, kb, events;
 
+	fill(f, PAGE, 26);
 	fork_pages_victim(&v, &pg);
 	/* Wait for the child's pages: its first reply comes after them */
 	send_cmd(&v, V_CHECK, &bad);
@@ -583,6 +660,45 @@ static void check_victim_pages(void)
 			snprintf(why, sizeof(why), "%ld corrupt words", bad);
 	}
 	report("soft-dirty", why[0] ? why : NULL);
+
+	/* uffd-wp: still write-protected, no event */
+	why[0] = '\0';
+	send_cmd(&v, V_UFFD, &bad);
+	if (bad) {
+		snprintf(why, sizeof(why), "userfaultfd set-up failed (CONFIG_USERFAULTFD?) or events: %ld", bad);
+	} else if (!(pagemap(v.pid, pg.wp) & PM_UFFD_WP)) {
+		snprintf(why, sizeof(why), "the page is not uffd-wp before the exchange");
+	} else {
+		exchange(getpid(), e, v.pid, pg.wp, result, sizeof(result));
+		send_cmd(&v, V_CHECK, &bad);
+		send_cmd(&v, V_UFFD, &events);
+		if (strcmp(result, "done"))
+			snprintf(why, sizeof(why), "exchange: %s", result);
+		else if (!(pagemap(v.pid, pg.wp) & PM_PRESENT) ||
+			 !(pagemap(v.pid, pg.wp) & PM_UFFD_WP))
+			snprintf(why, sizeof(why), "the page lost its mapping or its uffd-wp bit");
+		else if (events)
+			snprintf(why, sizeof(why), "%ld userfaultfd events", events);
+		else if (bad || bad_words(e, PAGE, 25))
+			snprintf(why, sizeof(why), "%ld corrupt words", bad);
+	}
+	report("uffd-wp", why[0] ? why : NULL);
+
+	/* uffd-minor: a memfd page exchanged with another stays mapped */
+	why[0] = '\0';
+	pfn_m = pfn_of(getpid(), f);
+	exchange(getpid(), f, v.pid, pg.minor, result, sizeof(result));
+	send_cmd(&v, V_CHECK, &bad);
+	send_cmd(&v, V_UFFD, &events);
+	if (strcmp(result, "done"))
+		snprintf(why, sizeof(why), "exchange: %s", result);
+	else if (pfn_of(v.pid, pg.minor) != pfn_m)
+		snprintf(why, sizeof(why), "the page is not mapped at its new frame");
+	else if (events)
+		snprintf(why, sizeof(why), "%ld userfaultfd events", events);
+	else if (bad || bad_words(f, PAGE, 26))
+		snprintf(why, sizeof(why), "%ld corrupt words", bad);
+	report("uffd-minor", why[0] ? why : NULL);
 	end_victim(&v);
 }
 

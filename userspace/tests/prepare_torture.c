@@ -18,7 +18,7 @@
  * to all of it), a random DMA key (the address itself, or 2 MiB- and
  * 1 GiB-aligned keys off by 0, 1, 255, 511 or a random number of pages), a
  * random page-size bitmap, exchanges only or not, and a random time bound
- * (none, 1 ms, 10 ms, 100 ms). A request may fail only with an errno the
+ * (1 ms, 10 ms, 100 ms, 1 s). A request may fail only with an errno the
  * interface documents for a range changing under it.
  *
  * At the end every target checks every word of its regions, and each
@@ -187,11 +187,14 @@ static void disturb(struct target *t)
 		rewrite(t, r, first, CHUNK_PAGES);
 		break;
 	case 1:
-		/* mremap away and back */
-		away = mremap(chunk, len, len, MREMAP_MAYMOVE);
-		if (away == MAP_FAILED || mremap(away, len, len,
-						 MREMAP_MAYMOVE | MREMAP_FIXED,
-						 chunk) != chunk) {
+		/* mremap away (to a place reserved for it) and back */
+		away = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+		if (away == MAP_FAILED ||
+		    mremap(chunk, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   away) != away ||
+		    mremap(away, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   chunk) != chunk) {
 			perror("prepare_torture: mremap");
 			exit(2);
 		}
@@ -208,11 +211,17 @@ static void disturb(struct target *t)
 		child = fork();
 		if (child == 0)
 			_exit(check_region(t, r) ? 1 : 0);
-		/* Meanwhile the parent writes: the child must not see it */
-		rewrite(t, r, first, CHUNK_PAGES);
+		/*
+		 * Meanwhile the parent writes its private memory: the child
+		 * must not see it. The memfd is shared: it writes after.
+		 */
+		if (r != MEMFD)
+			rewrite(t, r, first, CHUNK_PAGES);
 		if (child < 0 || waitpid(child, &status, 0) != child ||
 		    !WIFEXITED(status) || WEXITSTATUS(status))
 			sh->child_corrupt[t->n]++;
+		if (r == MEMFD)
+			rewrite(t, r, first, CHUNK_PAGES);
 		break;
 	}
 	sh->disturbs[t->n]++;
@@ -291,7 +300,8 @@ static uint64_t random_key(uint64_t *s, uint64_t start, int *unaligned)
 
 static void run_driver(int d, int targets, int dev, int *pidfds)
 {
-	static const uint64_t bounds[] = { 0, 1000000, 10000000, 100000000 };
+	static const uint64_t bounds[] = { 1000000, 10000000, 100000000,
+					   1000000000 };
 	static const uint64_t pgsizes[] = { 0, 0x201000, 0x1000, 0x40201000 };
 	uint64_t s = 0x9876543ULL * (d + 1);
 

@@ -484,12 +484,13 @@ static void worker_soft_dirty(int r, unsigned long pages)
 			uint64_t e = self_pagemap(base + i * PAGE);
 
 			/* Present, or a migration entry of an exchange */
-			if (!(e & (3ULL << 62)) ||
+			if ((e & (3ULL << 62)) &&
 			    !!(e & (1ULL << 55)) == written[i])
 				continue;
 			if (wrong++ < 3)
 				fprintf(stderr, "soft-dirty worker: page %lu %s, pagemap %#llx\n",
-					i, written[i] ? "written but not soft-dirty" :
+					i, !(e & (3ULL << 62)) ? "not mapped" :
+					written[i] ? "written but not soft-dirty" :
 					"soft-dirty but not written",
 					(unsigned long long)e);
 		}

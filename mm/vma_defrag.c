@@ -151,6 +151,7 @@ struct defrag_ctx {
 	unsigned long *retry;		/* pages that met a transient reference */
 	bool retrying;
 	unsigned long *scratch;		/* for the anchor search */
+	bool has_anon;			/* the range has anonymous pages */
 	unsigned long aligns[4];	/* usable alignments in pages, ascending */
 	unsigned int nr_aligns;
 
@@ -533,7 +534,21 @@ static bool zone_for_windows(struct zone *zone)
 	return zone_idx(zone) != ZONE_MOVABLE && !zone_is_zone_device(zone);
 }
 
-static void snapshot_zone(struct defrag_zone_frames *zf, bool exchange_only)
+/*
+ * An anonymous page is never exchanged with another owner's mapped shmem
+ * page (mm/exchange.c would have to unmap it): for a range with
+ * anonymous pages, such frames are as good as blocked. A hint, read
+ * without locks, like frame_kind().
+ */
+static bool frame_mapped_shmem(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	return !folio_test_anon(folio) && folio_mapped(folio);
+}
+
+static void snapshot_zone(struct defrag_zone_frames *zf, bool exchange_only,
+			  bool has_anon)
 {
 	struct vma_defrag_frames *f = &zf->frames;
 	unsigned long i;
@@ -544,6 +559,9 @@ static void snapshot_zone(struct defrag_zone_frames *zf, bool exchange_only)
 
 		if (page && page_zone(page) == zf->zone)
 			kind = frame_kind(page);
+		if (kind == FRAME_MOVABLE && has_anon &&
+		    frame_mapped_shmem(page))
+			kind = FRAME_BLOCKED;
 		if (kind == FRAME_BLOCKED ||
 		    (kind == FRAME_FREE && exchange_only))
 			__set_bit(i, f->blocked);
@@ -609,7 +627,7 @@ static int snapshot_frames(struct defrag_ctx *ctx)
 		ctx->nr_zones++;
 		if (!f->blocked || !f->free || !f->thps)
 			return -ENOMEM;
-		snapshot_zone(zf, exchange_only);
+		snapshot_zone(zf, exchange_only, ctx->has_anon);
 	}
 	block_claims(ctx);
 	return 0;
@@ -1633,6 +1651,7 @@ static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
 			continue;
 		ctx->pfns[i] = page_to_pfn(fw.page);
 		present++;
+		ctx->has_anon |= folio_test_anon(folio);
 		if (thps && fw.page == &folio->page &&
 		    folio_order(folio) == PMD_ORDER)
 			__set_bit(i, thps);

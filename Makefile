@@ -11,7 +11,7 @@ KUNIT_PY := $(BUILD)/linux/tools/testing/kunit/kunit.py
 # (kunit.filter_glob, e.g. contig_layout or 'contig_layout.layout_mm_*').
 SUITES ?= all
 KUNIT_FILTER ?=
-TEST_TIMEOUT ?= 4200
+TEST_TIMEOUT ?= 4800
 BENCH_TIMEOUT ?= 2400
 
 BZIMAGE = $(BUILD)/kernel-$(1)/arch/x86/boot/bzImage

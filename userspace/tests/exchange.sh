@@ -10,7 +10,7 @@
 # back corrupt, and each cgroup's statistics return to zero.
 . /contig/lib.sh
 CONTIG_TEST_NAME=exchange
-SECONDS_OF_STRESS=${EXCHANGE_STRESS_SECONDS:-100}
+SECONDS_OF_STRESS=${EXCHANGE_STRESS_SECONDS:-60}
 fail=0
 events=/sys/kernel/tracing/events/exchange/mm_exchange_folios
 

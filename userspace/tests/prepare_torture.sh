@@ -13,7 +13,7 @@ fail=0
 
 result() { sed -n 's/.*RESULT //p' /tmp/torture.out | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
-prepare_torture "${PREPARE_TORTURE_SECONDS:-60}" 3 2 > /tmp/torture.out 2>&1 || fail=1
+prepare_torture "${PREPARE_TORTURE_SECONDS:-45}" 3 2 > /tmp/torture.out 2>&1 || fail=1
 cat /tmp/torture.out
 [ -n "$(result requests)" ] || { log "FAIL: prepare_torture did not finish"; fail=1; }
 [ "$(result unaligned_keys)" -gt 0 ] 2>/dev/null ||

@@ -114,6 +114,10 @@ def metrics(rec, events):
                     "M3_irdma_blocks": umem.get("irdma_blocks")})
     elif rec["scenario"].startswith("ib_write_bw"):
         out["M6_bw_avg_mbps"] = r["bw_avg_mbps"]
+    elif rec["scenario"] == "exchange-regress":
+        out.update({"regress_checks": r["checks"],
+                    "regress_failed": r["failed"],
+                    "regress_failures": ", ".join(r["failures"]) or "-"})
     elif rec["scenario"].startswith("contigctl-"):
         lay = r.get("layout") or {}
         out.update({"runs": lay.get("runs"),
@@ -165,6 +169,9 @@ ROWS = [
     ("clean 2M windows", "clean_windows_2m"),
     ("clean 1G windows", "clean_windows_1g"),
     ("1G window: fewest blocked", "fewest_blocked_1g"),
+    ("exchange_regress: checks", "regress_checks"),
+    ("exchange_regress: failed", "regress_failed"),
+    ("exchange_regress: failed checks", "regress_failures"),
     ("exchange: pairs", "pairs"),
     ("exchange ns/pair", "exchange_ns_per_pair"),
     ("migration (both folios) ns/pair", "migration_ns_per_pair"),

@@ -60,6 +60,19 @@ exchange_sides() {
 }
 exchange_sides
 
+# What an exchange keeps for the other owner of a page (the COW recipe
+# through the exchange and through a PREPARE, mlock, soft-dirty, uffd), on
+# this kernel as on the debug one: a failed check fails the benchmark.
+exchange_regress > /tmp/regress.out 2>&1
+rc=$?
+cat /tmp/regress.out
+checks=$(sed -n 's/^RESULT checks=\([0-9]*\) .*/\1/p' /tmp/regress.out)
+failed=$(sed -n 's/^RESULT .* failed=\([0-9]*\)/\1/p' /tmp/regress.out)
+failures=$(sed -n 's/^FAIL \([^:]*\):.*/"\1"/p' /tmp/regress.out | tr '\n' ',' | sed 's/,$//')
+emit exchange-regress fresh kernel \
+	"{\"checks\": ${checks:-0}, \"failed\": ${failed:-null}, \"failures\": [$failures]}"
+[ $rc = 0 ] && [ -n "$checks" ] || fail_bench "exchange_regress exited $rc"
+
 # M4 and M7: the cost of making $SIZE MiB of fragmented memory contiguous
 # (contig's engine, MADV_COLLAPSE, alloc_contig_range), then the same with
 # less than 3 % of memory free. One JSON object per side.

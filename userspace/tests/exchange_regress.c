@@ -13,6 +13,9 @@
  *                      this process writes B's upper half and the child
  *                      writes B's lower half: each must see only its own
  *                      writes, every byte of both copies checked.
+ *   cow-prepare        the same pair, chosen by the engine: an exchange-only
+ *                      CONTIG_DMA_PREPARE of two such A next to a pool of
+ *                      such B (see check_cow_prepare())
  *   mlocked            the child's mlocked page, exchanged, stays mapped
  *                      and mlocked (smaps Locked:, kpageflags MLOCKED)
  *   unevictable        with vm.compact_unevictable_allowed = 0 the same
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/contig_dma.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -45,20 +49,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/procpage.h"
+
 #define PAGE		4096UL
 #define HPAGE		(2UL << 20)
 #define MTHP		(64UL << 10)
 #define KNOB		"/sys/kernel/debug/contig/exchange"
 #define MTHP_KNOB	"/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
 #define UNEVICTABLE_KNOB "/proc/sys/vm/compact_unevictable_allowed"
-
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SOFT_DIRTY	(1ULL << 55)
-#define PM_UFFD_WP	(1ULL << 57)
-#define PM_PFN		((1ULL << 55) - 1)
-#define KPF_UNEVICTABLE	18
-#define KPF_THP		22
-#define KPF_MLOCKED	33
 
 static int checks, failed, knob;
 
@@ -120,61 +118,13 @@ static char *map_aligned(size_t align)
 	return (char *)(((uintptr_t)p + align - 1) & ~(align - 1));
 }
 
-static uint64_t pagemap(pid_t pid, const void *addr)
-{
-	char path[64];
-	uint64_t e = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || pread(fd, &e, 8, (uintptr_t)addr / PAGE * 8) != 8)
-		e = 0;
-	if (fd >= 0)
-		close(fd);
-	return e;
-}
-
-static uint64_t pfn_of(pid_t pid, const void *addr)
-{
-	uint64_t e = pagemap(pid, addr);
-
-	return e & PM_PRESENT ? e & PM_PFN : 0;
-}
-
-static int kpageflag(uint64_t pfn, int bit)
-{
-	uint64_t f = 0;
-	int fd = open("/proc/kpageflags", O_RDONLY);
-
-	if (fd < 0 || pread(fd, &f, 8, pfn * 8) != 8)
-		f = 0;
-	if (fd >= 0)
-		close(fd);
-	return !!(f & (1ULL << bit));
-}
-
 /* A large folio behind [p, p + len): contiguous frames, kpageflags THP */
 static int large_at(const char *p, size_t len)
 {
-	uint64_t first = pfn_of(getpid(), p);
+	uint64_t first = proc_pfn(getpid(), p);
 
-	return first && kpageflag(first, KPF_THP) &&
-	       pfn_of(getpid(), p + len - PAGE) == first + len / PAGE - 1;
-}
-
-static unsigned long vmstat(const char *name)
-{
-	char key[64];
-	unsigned long v, found = 0;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	while (f && fscanf(f, "%63s %lu", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
-	if (f)
-		fclose(f);
-	return found;
+	return first && proc_kpageflag(first, KPF_THP) &&
+	       proc_pfn(getpid(), p + len - PAGE) == first + len / PAGE - 1;
 }
 
 static void write_file(const char *path, const char *value)
@@ -260,46 +210,86 @@ static int send_cmd(struct victim *v, int cmd, long *reply)
 	return 0;
 }
 
-/*
- * The child's side of the COW check: it shares @b (@size bytes, seed 2),
- * maps it by PTEs, then on demand checks it, writes its lower half (seed
- * 4) and checks it again. Replies are counts of corrupt words.
- */
-static void victim_cow(char *b, size_t size, int cmd, int reply)
+/* Fill the lower (@upper 0) or the upper half of every @unit of @p */
+static void fill_halves(char *p, size_t size, size_t unit, int upper,
+			uint64_t seed)
 {
-	long r = 0;
-	int c;
+	size_t o;
 
-	if (size == HPAGE && (mprotect(b, PAGE, PROT_READ) ||
-			      mprotect(b, PAGE, PROT_READ | PROT_WRITE)))
-		r = -1;
-	while (read(cmd, &c, sizeof(c)) == sizeof(c)) {
-		switch (c) {
-		case V_COW_READY:
-			break;
-		case V_CHECK:
-			r = bad_words(b, size, 2);
-			break;
-		case V_WRITE_LOW:
-			fill(b, size / 2, 4);
-			r = 0;
-			break;
-		case V_CHECK_LOW:
-			r = bad_words(b, size / 2, 4) +
-			    bad_words(b + size / 2, size / 2, 2);
-			break;
-		default:
-			_exit(0);
-		}
-		if (write(reply, &r, sizeof(r)) != sizeof(r))
-			_exit(2);
+	for (o = 0; o < size; o += unit)
+		fill(p + o + (upper ? unit / 2 : 0), unit / 2, seed);
+}
+
+static unsigned long bad_halves(const char *p, size_t size, size_t unit,
+				int upper, uint64_t seed)
+{
+	unsigned long bad = 0;
+	size_t o;
+
+	for (o = 0; o < size; o += unit)
+		bad += bad_words(p + o + (upper ? unit / 2 : 0), unit / 2, seed);
+	return bad;
+}
+
+/* Map every THP of [p, p + size) by PTEs: split its PMD mapping */
+static int pte_map(char *p, size_t size)
+{
+	size_t o;
+
+	for (o = 0; o < size; o += HPAGE)
+		if (mprotect(p + o, PAGE, PROT_READ) ||
+		    mprotect(p + o, PAGE, PROT_READ | PROT_WRITE))
+			return -1;
+	return 0;
+}
+
+/*
+ * The child's side of the COW check: it shares b (size bytes, seed 2, in
+ * large folios of unit bytes; @arg is a struct cow_share), maps it by PTEs, then on demand checks
+ * it, writes the lower half of every @unit (seed 4) and checks it again.
+ * Replies are counts of corrupt words.
+ */
+struct cow_share {
+	char *b;
+	size_t size, unit;
+	long setup;	/* the child's: 0, or -1 if it could not map by PTEs */
+};
+
+static void victim_cow_setup(void *arg)
+{
+	struct cow_share *cs = arg;
+
+	cs->setup = cs->unit == HPAGE && pte_map(cs->b, cs->size) ? -1 : 0;
+}
+
+static long victim_cow_answer(void *arg, int cmd)
+{
+	const struct cow_share *cs = arg;
+
+	switch (cmd) {
+	case V_COW_READY:
+		return cs->setup;
+	case V_CHECK:
+		return bad_words(cs->b, cs->size, 2);
+	case V_WRITE_LOW:
+		fill_halves(cs->b, cs->size, cs->unit, 0, 4);
+		return 0;
+	case V_CHECK_LOW:
+		return bad_halves(cs->b, cs->size, cs->unit, 0, 4) +
+		       bad_halves(cs->b, cs->size, cs->unit, 1, 2);
 	}
 	_exit(0);
 }
 
-static void fork_cow_victim(struct victim *v, char *b, size_t size)
+/*
+ * Start the child: it runs @setup(@arg), then answers each command with
+ * @answer(@arg, command) until told to exit (an answer may exit too).
+ */
+static void fork_victim(struct victim *v, void (*setup)(void *),
+			long (*answer)(void *, int), void *arg)
 {
-	int cmd[2], reply[2];
+	int cmd[2], reply[2], c;
+	long r;
 
 	if (pipe(cmd) || pipe(reply))
 		die("pipe");
@@ -310,7 +300,13 @@ static void fork_cow_victim(struct victim *v, char *b, size_t size)
 	if (!v->pid) {
 		close(cmd[1]);
 		close(reply[0]);
-		victim_cow(b, size, cmd[0], reply[1]);
+		setup(arg);
+		while (read(cmd[0], &c, sizeof(c)) == sizeof(c) && c != V_EXIT) {
+			r = answer(arg, c);
+			if (write(reply[1], &r, sizeof(r)) != sizeof(r))
+				_exit(2);
+		}
+		_exit(0);
 	}
 	close(cmd[0]);
 	close(reply[1]);
@@ -320,9 +316,7 @@ static void fork_cow_victim(struct victim *v, char *b, size_t size)
 
 static void end_victim(struct victim *v)
 {
-	int status;
-
-	int cmd = V_EXIT;
+	int status, cmd = V_EXIT;
 
 	/* It exits without an answer */
 	if (v->pid && write(v->cmd, &cmd, sizeof(cmd)) == sizeof(cmd))
@@ -333,9 +327,41 @@ static void end_victim(struct victim *v)
 
 /* ---------------------------------------------------------------------- */
 
+/*
+ * After the exchange: this process writes the upper half of every @unit of
+ * B (seed 3), the child the lower halves (seed 4); each must see only its
+ * own writes, every byte of both copies checked. Returns 0, or -1 with
+ * the reason in @why.
+ */
+static int cow_written_both_sides(struct victim *v, char *b, size_t size,
+				  size_t unit, char *why, size_t len)
+{
+	long bad;
+
+	fill_halves(b, size, unit, 1, 3);
+	if (send_cmd(v, V_CHECK, &bad) || bad) {
+		snprintf(why, len,
+			 "%ld words of the child's B changed by the parent's write (-1: the child died)",
+			 bad);
+		return -1;
+	}
+	if (send_cmd(v, V_WRITE_LOW, NULL) || send_cmd(v, V_CHECK_LOW, &bad)) {
+		snprintf(why, len, "the child died");
+		return -1;
+	}
+	bad += bad_halves(b, size, unit, 0, 2) + bad_halves(b, size, unit, 1, 3);
+	if (bad) {
+		snprintf(why, len, "%ld corrupt words after writes from both sides",
+			 bad);
+		return -1;
+	}
+	return 0;
+}
+
 static void check_cow(size_t size, const char *name)
 {
 	char *a, *b, result[32], why[160] = "";
+	struct cow_share cs;
 	struct victim v;
 	long bad;
 
@@ -345,23 +371,22 @@ static void check_cow(size_t size, const char *name)
 		report(name, "B is not one large folio (THP or mTHP not enabled?)");
 		return;
 	}
-	fork_cow_victim(&v, b, size);
+	cs = (struct cow_share){ .b = b, .size = size, .unit = size };
+	fork_victim(&v, victim_cow_setup, victim_cow_answer, &cs);
 	if (send_cmd(&v, V_COW_READY, &bad) || bad) {
 		snprintf(why, sizeof(why), "the child could not map B by PTEs");
 		goto out;
 	}
-	if (size == HPAGE && (mprotect(b, PAGE, PROT_READ) ||
-			      mprotect(b, PAGE, PROT_READ | PROT_WRITE)))
+	if (size == HPAGE && pte_map(b, size))
 		die("mprotect");
-	if (pfn_of(v.pid, b) != pfn_of(getpid(), b)) {
+	if (proc_pfn(v.pid, b) != proc_pfn(getpid(), b)) {
 		snprintf(why, sizeof(why), "B is not COW-shared after fork");
 		goto out;
 	}
 
 	a = map_aligned(size == HPAGE ? HPAGE : 2 * size);
 	fill(a, size, 1);
-	if (size == HPAGE && (mprotect(a, PAGE, PROT_READ) ||
-			      mprotect(a, PAGE, PROT_READ | PROT_WRITE)))
+	if (size == HPAGE && pte_map(a, size))
 		die("mprotect");
 	if (madvise(a + size / 2, size / 2, MADV_DONTNEED))
 		die("madvise");
@@ -375,33 +400,196 @@ static void check_cow(size_t size, const char *name)
 		snprintf(why, sizeof(why), "exchange: %s", result);
 		goto out;
 	}
-	/* This process writes B's upper half: a COW copy, not the child's */
-	fill(b + size / 2, size / 2, 3);
-	if (send_cmd(&v, V_CHECK, &bad) || bad) {
-		snprintf(why, sizeof(why),
-			 "%ld words of the child's B changed by the parent's write (-1: the child died)",
-			 bad);
+	if (cow_written_both_sides(&v, b, size, size, why, sizeof(why)))
 		goto out;
-	}
-	/* And the child its lower half */
-	if (send_cmd(&v, V_WRITE_LOW, NULL) || send_cmd(&v, V_CHECK_LOW, &bad)) {
-		snprintf(why, sizeof(why), "the child died");
-		goto out;
-	}
-	bad += bad_words(b, size / 2, 2) + bad_words(b + size / 2, size / 2, 3) +
-	       bad_words(a, size / 2, 1);
+	bad = bad_words(a, size / 2, 1);
 	if (bad)
-		snprintf(why, sizeof(why),
-			 "%ld corrupt words after writes from both sides", bad);
+		snprintf(why, sizeof(why), "%ld corrupt words of A", bad);
 out:
 	end_victim(&v);
 	report(name, why[0] ? why : NULL);
 }
 
+/*
+ * cow-prepare: the same breach, with the engine choosing the pair. This
+ * process's range is two THPs, A1 and A2, each mapped by PTEs with its
+ * upper half unmapped, on frames that are not adjacent. B, a pool of THPs
+ * shared copy-on-write with the child, is faulted in before, between and
+ * after them, so that the buddy allocator puts a B right behind A1 or
+ * right before A2. An exchange-only PREPARE of the range keeps one of
+ * A1 and A2 in place and exchanges the other whole with the frames next to
+ * it: with a B there, the recipe's pair. Attempts where the frames next to
+ * A1 and A2 are no B, or the engine exchanged with something else, are
+ * set up again; one where it chose a B is the check.
+ */
+#define POOL_RUN	16	/* THPs of B faulted in before, between, after */
+#define POOL_SIZE	(3 * POOL_RUN * HPAGE)
+#define PREPARE_TRIES	8
+
+struct cow_prepare {
+	char *pool_map, *pool, *range_map, *range;
+	uint64_t a_pfn[2], b_pfn[3 * POOL_RUN];
+};
+
+static char *map_in(size_t size, size_t align, char **map)
+{
+	*map = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*map == MAP_FAILED)
+		die("mmap");
+	return (char *)(((uintptr_t)*map + align - 1) & ~(align - 1));
+}
+
+/* Returns 1 if a B lies next to A1 or A2, 0 to try again, -1 on errors */
+static int cow_prepare_setup(struct cow_prepare *cp, char *why, size_t len)
+{
+	size_t run = POOL_RUN * HPAGE;
+	int k, next_to_b = 0;
+
+	cp->pool = map_in(POOL_SIZE, HPAGE, &cp->pool_map);
+	cp->range = map_in(2 * HPAGE, 2 * HPAGE, &cp->range_map);
+	/* The range stays this process's alone */
+	if (madvise(cp->range_map, 4 * HPAGE, MADV_DONTFORK))
+		die("madvise");
+	/* Fault in order: B, A1, B, A2, B */
+	fill(cp->pool, run, 2);
+	fill(cp->range, HPAGE, 1);
+	fill(cp->pool + run, run, 2);
+	fill(cp->range + HPAGE, HPAGE, 1);
+	fill(cp->pool + 2 * run, run, 2);
+	for (k = 0; k < 3 * POOL_RUN; k++) {
+		if (!large_at(cp->pool + k * HPAGE, HPAGE)) {
+			snprintf(why, len, "B is not all THPs (THP not enabled?)");
+			return -1;
+		}
+		cp->b_pfn[k] = proc_pfn(getpid(), cp->pool + k * HPAGE);
+	}
+	for (k = 0; k < 2; k++) {
+		if (!large_at(cp->range + k * HPAGE, HPAGE)) {
+			snprintf(why, len, "A%d is not a THP", k + 1);
+			return -1;
+		}
+		cp->a_pfn[k] = proc_pfn(getpid(), cp->range + k * HPAGE);
+	}
+	if (cp->a_pfn[1] == cp->a_pfn[0] + HPAGE / PAGE)
+		return 0;	/* already contiguous: nothing would move */
+	for (k = 0; k < 3 * POOL_RUN; k++)
+		next_to_b |= cp->b_pfn[k] == cp->a_pfn[0] + HPAGE / PAGE ||
+			     cp->b_pfn[k] + HPAGE / PAGE == cp->a_pfn[1];
+	if (!next_to_b)
+		return 0;
+	for (k = 0; k < 2; k++) {
+		if (pte_map(cp->range + k * HPAGE, HPAGE) ||
+		    madvise(cp->range + k * HPAGE + HPAGE / 2, HPAGE / 2,
+			    MADV_DONTNEED))
+			die("mprotect/madvise");
+	}
+	return 1;
+}
+
+static void cow_prepare_teardown(struct cow_prepare *cp)
+{
+	munmap(cp->pool_map, POOL_SIZE + HPAGE);
+	munmap(cp->range_map, 4 * HPAGE);
+}
+
+/* The B this process now has on A1's or A2's old frames, or -1 */
+static int cow_prepare_exchanged(const struct cow_prepare *cp)
+{
+	uint64_t pfn;
+	int k;
+
+	for (k = 0; k < 3 * POOL_RUN; k++) {
+		pfn = proc_pfn(getpid(), cp->pool + k * HPAGE);
+		if (pfn == cp->a_pfn[0] || pfn == cp->a_pfn[1])
+			return k;
+	}
+	return -1;
+}
+
+static void check_cow_prepare(void)
+{
+	char why[200] = "";
+	struct cow_prepare cp;
+	struct cow_share cs;
+	struct victim v = { .pid = 0, .cmd = -1, .reply = -1 };
+	int dev, tries, ok, k = -1;
+	long bad;
+
+	dev = open("/dev/contig_dma", O_RDWR);
+	if (dev < 0)
+		die("/dev/contig_dma");
+	for (tries = 1; tries <= PREPARE_TRIES; tries++) {
+		struct contig_dma_prepare p = {
+			.size = sizeof(p),
+			.flags = CONTIG_DMA_F_EXCHANGE_ONLY,
+		};
+
+		ok = cow_prepare_setup(&cp, why, sizeof(why));
+		if (ok < 0)
+			goto out;
+		if (!ok) {
+			cow_prepare_teardown(&cp);
+			continue;
+		}
+		cs = (struct cow_share){ .b = cp.pool, .size = POOL_SIZE,
+					 .unit = HPAGE };
+		fork_victim(&v, victim_cow_setup, victim_cow_answer, &cs);
+		if (send_cmd(&v, V_COW_READY, &bad) || bad) {
+			snprintf(why, sizeof(why), "the child could not map B by PTEs");
+			goto out;
+		}
+		if (pte_map(cp.pool, POOL_SIZE))
+			die("mprotect");
+		if (proc_pfn(v.pid, cp.pool) != cp.b_pfn[0] ||
+		    proc_pfn(getpid(), cp.pool) != cp.b_pfn[0]) {
+			snprintf(why, sizeof(why), "B is not COW-shared after fork");
+			goto out;
+		}
+		p.start = (uintptr_t)cp.range;
+		p.length = 2 * HPAGE;
+		p.key = p.start;
+		if (ioctl(dev, CONTIG_DMA_PREPARE, &p)) {
+			snprintf(why, sizeof(why), "PREPARE: %s", strerror(errno));
+			goto out;
+		}
+		k = cow_prepare_exchanged(&cp);
+		if (k >= 0)
+			break;
+		end_victim(&v);
+		v.pid = 0;
+		cow_prepare_teardown(&cp);
+	}
+	if (k < 0) {
+		snprintf(why, sizeof(why),
+			 "in %d set-ups the engine never exchanged A1 or A2 with a B",
+			 PREPARE_TRIES);
+		goto out_dev;
+	}
+	printf("cow-prepare: attempt %d, B %d exchanged with A%d (pfn %#llx)\n",
+	       tries, k, proc_pfn(getpid(), cp.pool + k * HPAGE) == cp.a_pfn[0] ?
+	       1 : 2, (unsigned long long)proc_pfn(getpid(), cp.pool + k * HPAGE));
+
+	if (cow_written_both_sides(&v, cp.pool, POOL_SIZE, HPAGE, why,
+				   sizeof(why)))
+		goto out;
+	bad = bad_halves(cp.range, 2 * HPAGE, HPAGE, 0, 1);
+	if (bad)
+		snprintf(why, sizeof(why), "%ld corrupt words of A1 and A2", bad);
+out:
+	if (v.pid)
+		end_victim(&v);
+	cow_prepare_teardown(&cp);
+out_dev:
+	close(dev);
+	report("cow-prepare", why[0] ? why : NULL);
+}
+
 /* The child: one page of each kind it is asked for, reported by address */
 struct pages {
 	char *locked, *memfd, *clean, *dirty, *wp, *minor;
-	int uffd;
+	int uffd, uffd_ok;
+	uint64_t dirty_seed;	/* what the child last wrote to @dirty */
 };
 
 /*
@@ -447,36 +635,25 @@ static long uffd_events(int uffd)
 	return n;
 }
 
-static void victim_pages(struct pages *pg, int uffd_ok, int cmd, int reply)
+static long victim_pages_answer(void *arg, int cmd)
 {
-	uint64_t dirty_seed = 14;
-	long r;
-	int c;
+	struct pages *pg = arg;
 
-	while (read(cmd, &c, sizeof(c)) == sizeof(c)) {
-		switch (c) {
-		case V_CHECK:
-			r = bad_words(pg->locked, PAGE, 11) +
-			    bad_words(pg->memfd, PAGE, 12) +
-			    bad_words(pg->clean, PAGE, 13) +
-			    bad_words(pg->dirty, PAGE, dirty_seed) +
-			    bad_words(pg->wp, PAGE, 16) +
-			    bad_words(pg->minor, PAGE, 17);
-			break;
-		case V_UFFD:
-			r = uffd_ok ? uffd_events(pg->uffd) : -1;
-			break;
-		case V_WRITE_LOW:
-			/* After clear_refs: dirty the one page */
-			dirty_seed = 15;
-			fill(pg->dirty, PAGE, dirty_seed);
-			r = 0;
-			break;
-		default:
-			_exit(0);
-		}
-		if (write(reply, &r, sizeof(r)) != sizeof(r))
-			_exit(2);
+	switch (cmd) {
+	case V_CHECK:
+		return bad_words(pg->locked, PAGE, 11) +
+		       bad_words(pg->memfd, PAGE, 12) +
+		       bad_words(pg->clean, PAGE, 13) +
+		       bad_words(pg->dirty, PAGE, pg->dirty_seed) +
+		       bad_words(pg->wp, PAGE, 16) +
+		       bad_words(pg->minor, PAGE, 17);
+	case V_UFFD:
+		return pg->uffd_ok ? uffd_events(pg->uffd) : -1;
+	case V_WRITE_LOW:
+		/* After clear_refs: dirty the one page */
+		pg->dirty_seed = 15;
+		fill(pg->dirty, PAGE, pg->dirty_seed);
+		return 0;
 	}
 	_exit(0);
 }
@@ -495,63 +672,32 @@ static char *map_memfd(void)
 	return p;
 }
 
+/* The child's own pages, faulted in after the fork */
+static void victim_pages_setup(void *arg)
+{
+	struct pages *pg = arg;
+
+	fill(pg->locked, PAGE, 11);
+	if (mlock(pg->locked, PAGE))
+		_exit(3);
+	fill(pg->memfd, PAGE, 12);
+	fill(pg->clean, PAGE, 13);
+	pg->dirty_seed = 14;
+	fill(pg->dirty, PAGE, pg->dirty_seed);
+	fill(pg->wp, PAGE, 16);
+	fill(pg->minor, PAGE, 17);
+	pg->uffd_ok = !uffd_setup(pg);
+}
+
 static void fork_pages_victim(struct victim *v, struct pages *pg)
 {
-	int cmd[2], reply[2];
-
 	pg->locked = map_aligned(PAGE);
 	pg->memfd = map_memfd();
 	pg->clean = map_aligned(PAGE);
 	pg->dirty = map_aligned(PAGE);
 	pg->wp = map_aligned(PAGE);
 	pg->minor = map_memfd();
-	if (pipe(cmd) || pipe(reply))
-		die("pipe");
-	fflush(NULL);
-	v->pid = fork();
-	if (v->pid < 0)
-		die("fork");
-	if (!v->pid) {
-		close(cmd[1]);
-		close(reply[0]);
-		/* The child's own pages, faulted in after the fork */
-		fill(pg->locked, PAGE, 11);
-		if (mlock(pg->locked, PAGE))
-			_exit(3);
-		fill(pg->memfd, PAGE, 12);
-		fill(pg->clean, PAGE, 13);
-		fill(pg->dirty, PAGE, 14);
-		fill(pg->wp, PAGE, 16);
-		fill(pg->minor, PAGE, 17);
-		victim_pages(pg, !uffd_setup(pg), cmd[0], reply[1]);
-	}
-	close(cmd[0]);
-	close(reply[1]);
-	v->cmd = cmd[1];
-	v->reply = reply[0];
-}
-
-/* smaps "Locked:" of the child's mapping at @addr, in kB */
-static long locked_kb(pid_t pid, const void *addr)
-{
-	char path[64], line[256];
-	unsigned long start, end;
-	long kb = -1;
-	int in = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
-		    strchr(line, '-') < strchr(line, ' '))
-			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
-		else if (in && sscanf(line, "Locked: %ld kB", &kb) == 1)
-			break;
-	}
-	if (f)
-		fclose(f);
-	return kb;
+	fork_victim(v, victim_pages_setup, victim_pages_answer, pg);
 }
 
 /* A page of this process, 4 KiB, filled with @seed */
@@ -583,19 +729,19 @@ static void check_victim_pages(void)
 
 	/* mlocked: exchanged, and still mapped and mlocked */
 	why[0] = '\0';
-	pfn_a = pfn_of(getpid(), a);
-	pfn_v = pfn_of(v.pid, pg.locked);
-	kb = locked_kb(v.pid, pg.locked);
+	pfn_a = proc_pfn(getpid(), a);
+	pfn_v = proc_pfn(v.pid, pg.locked);
+	kb = proc_smaps_kb(v.pid, pg.locked, "Locked");
 	exchange(getpid(), a, v.pid, pg.locked, result, sizeof(result));
 	send_cmd(&v, V_CHECK, &bad);
 	if (strcmp(result, "done"))
 		snprintf(why, sizeof(why), "exchange: %s", result);
-	else if (pfn_of(v.pid, pg.locked) != pfn_a || pfn_of(getpid(), a) != pfn_v)
+	else if (proc_pfn(v.pid, pg.locked) != pfn_a || proc_pfn(getpid(), a) != pfn_v)
 		snprintf(why, sizeof(why), "the frames did not trade places");
-	else if (kb != 4 || locked_kb(v.pid, pg.locked) != kb)
+	else if (kb != 4 || proc_smaps_kb(v.pid, pg.locked, "Locked") != kb)
 		snprintf(why, sizeof(why), "smaps Locked: %ld kB before, %ld after",
-			 kb, locked_kb(v.pid, pg.locked));
-	else if (!kpageflag(pfn_a, KPF_MLOCKED) || !kpageflag(pfn_a, KPF_UNEVICTABLE))
+			 kb, proc_smaps_kb(v.pid, pg.locked, "Locked"));
+	else if (!proc_kpageflag(pfn_a, KPF_MLOCKED) || !proc_kpageflag(pfn_a, KPF_UNEVICTABLE))
 		snprintf(why, sizeof(why), "the page is no longer mlocked");
 	else if (bad || bad_words(a, PAGE, 21))
 		snprintf(why, sizeof(why), "%ld corrupt words", bad);
@@ -604,15 +750,16 @@ static void check_victim_pages(void)
 	/* unevictable: vm.compact_unevictable_allowed = 0 refuses the pair */
 	why[0] = '\0';
 	write_file(UNEVICTABLE_KNOB, "0");
-	before = vmstat("exchange_fail_unevictable");
+	before = proc_vmstat("exchange_fail_unevictable");
 	exchange(getpid(), a, v.pid, pg.locked, result, sizeof(result));
 	write_file(UNEVICTABLE_KNOB, "1");
 	send_cmd(&v, V_CHECK, &bad);
 	if (strcmp(result, "unevictable"))
 		snprintf(why, sizeof(why), "exchange: %s", result);
-	else if (vmstat("exchange_fail_unevictable") != before + 1)
+	else if (proc_vmstat("exchange_fail_unevictable") != before + 1)
 		snprintf(why, sizeof(why), "exchange_fail_unevictable did not count it");
-	else if (pfn_of(v.pid, pg.locked) != pfn_a || locked_kb(v.pid, pg.locked) != 4)
+	else if (proc_pfn(v.pid, pg.locked) != pfn_a ||
+		 proc_smaps_kb(v.pid, pg.locked, "Locked") != 4)
 		snprintf(why, sizeof(why), "a refused exchange moved or unlocked the page");
 	else if (bad || bad_words(a, PAGE, 21))
 		snprintf(why, sizeof(why), "%ld corrupt words", bad);
@@ -620,17 +767,17 @@ static void check_victim_pages(void)
 
 	/* shmem-mapped: the child's memfd page stays mapped */
 	why[0] = '\0';
-	before = vmstat("exchange_fail_shmem_mapped");
-	pfn_m = pfn_of(v.pid, pg.memfd);
+	before = proc_vmstat("exchange_fail_shmem_mapped");
+	pfn_m = proc_pfn(v.pid, pg.memfd);
 	exchange(getpid(), b, v.pid, pg.memfd, result, sizeof(result));
 	if (!strcmp(result, "shmem_mapped"))
 		exchange(v.pid, pg.memfd, getpid(), b, result, sizeof(result));
 	send_cmd(&v, V_CHECK, &bad);
 	if (strcmp(result, "shmem_mapped"))
 		snprintf(why, sizeof(why), "exchange: %s", result);
-	else if (vmstat("exchange_fail_shmem_mapped") != before + 2)
+	else if (proc_vmstat("exchange_fail_shmem_mapped") != before + 2)
 		snprintf(why, sizeof(why), "exchange_fail_shmem_mapped did not count both");
-	else if (!pfn_m || pfn_of(v.pid, pg.memfd) != pfn_m)
+	else if (!pfn_m || proc_pfn(v.pid, pg.memfd) != pfn_m)
 		snprintf(why, sizeof(why), "the memfd page was unmapped or moved");
 	else if (bad || bad_words(b, PAGE, 22))
 		snprintf(why, sizeof(why), "%ld corrupt words", bad);
@@ -641,8 +788,8 @@ static void check_victim_pages(void)
 	snprintf(path, sizeof(path), "/proc/%d/clear_refs", v.pid);
 	write_file(path, "4");
 	send_cmd(&v, V_WRITE_LOW, NULL);
-	if (pagemap(v.pid, pg.clean) & PM_SOFT_DIRTY ||
-	    !(pagemap(v.pid, pg.dirty) & PM_SOFT_DIRTY)) {
+	if (proc_pagemap(v.pid, pg.clean) & PM_SOFT_DIRTY ||
+	    !(proc_pagemap(v.pid, pg.dirty) & PM_SOFT_DIRTY)) {
 		snprintf(why, sizeof(why), "soft-dirty bits wrong before the exchange (CONFIG_MEM_SOFT_DIRTY?)");
 	} else {
 		exchange(getpid(), c, v.pid, pg.clean, result, sizeof(result));
@@ -652,9 +799,9 @@ static void check_victim_pages(void)
 		send_cmd(&v, V_CHECK, &bad);
 		if (strcmp(result, "done"))
 			snprintf(why, sizeof(why), "exchange: %s", result);
-		else if (pagemap(v.pid, pg.clean) & PM_SOFT_DIRTY)
+		else if (proc_pagemap(v.pid, pg.clean) & PM_SOFT_DIRTY)
 			snprintf(why, sizeof(why), "a clean page came back soft-dirty");
-		else if (!(pagemap(v.pid, pg.dirty) & PM_SOFT_DIRTY))
+		else if (!(proc_pagemap(v.pid, pg.dirty) & PM_SOFT_DIRTY))
 			snprintf(why, sizeof(why), "a soft-dirty page lost its bit");
 		else if (bad || bad_words(c, PAGE, 23) || bad_words(d, PAGE, 24))
 			snprintf(why, sizeof(why), "%ld corrupt words", bad);
@@ -666,7 +813,7 @@ static void check_victim_pages(void)
 	send_cmd(&v, V_UFFD, &bad);
 	if (bad) {
 		snprintf(why, sizeof(why), "userfaultfd set-up failed (CONFIG_USERFAULTFD?) or events: %ld", bad);
-	} else if (!(pagemap(v.pid, pg.wp) & PM_UFFD_WP)) {
+	} else if (!(proc_pagemap(v.pid, pg.wp) & PM_UFFD_WP)) {
 		snprintf(why, sizeof(why), "the page is not uffd-wp before the exchange");
 	} else {
 		exchange(getpid(), e, v.pid, pg.wp, result, sizeof(result));
@@ -674,8 +821,8 @@ static void check_victim_pages(void)
 		send_cmd(&v, V_UFFD, &events);
 		if (strcmp(result, "done"))
 			snprintf(why, sizeof(why), "exchange: %s", result);
-		else if (!(pagemap(v.pid, pg.wp) & PM_PRESENT) ||
-			 !(pagemap(v.pid, pg.wp) & PM_UFFD_WP))
+		else if (!(proc_pagemap(v.pid, pg.wp) & PM_PRESENT) ||
+			 !(proc_pagemap(v.pid, pg.wp) & PM_UFFD_WP))
 			snprintf(why, sizeof(why), "the page lost its mapping or its uffd-wp bit");
 		else if (events)
 			snprintf(why, sizeof(why), "%ld userfaultfd events", events);
@@ -686,13 +833,13 @@ static void check_victim_pages(void)
 
 	/* uffd-minor: a memfd page exchanged with another stays mapped */
 	why[0] = '\0';
-	pfn_m = pfn_of(getpid(), f);
+	pfn_m = proc_pfn(getpid(), f);
 	exchange(getpid(), f, v.pid, pg.minor, result, sizeof(result));
 	send_cmd(&v, V_CHECK, &bad);
 	send_cmd(&v, V_UFFD, &events);
 	if (strcmp(result, "done"))
 		snprintf(why, sizeof(why), "exchange: %s", result);
-	else if (pfn_of(v.pid, pg.minor) != pfn_m)
+	else if (proc_pfn(v.pid, pg.minor) != pfn_m)
 		snprintf(why, sizeof(why), "the page is not mapped at its new frame");
 	else if (events)
 		snprintf(why, sizeof(why), "%ld userfaultfd events", events);
@@ -713,6 +860,7 @@ int main(void)
 		die(KNOB);
 
 	check_cow(HPAGE, "cow-thp");
+	check_cow_prepare();
 	/* The 64 KiB mTHP size, as it was set before: "[never]" and so on */
 	read_file(MTHP_KNOB, mthp_was, sizeof(mthp_was));
 	write_file(MTHP_KNOB, "always");

@@ -52,6 +52,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/procpage.h"
+
 #define PAGE		4096UL
 #define HPAGE		(2UL << 20)
 #define WORDS		(PAGE / 8)
@@ -281,19 +283,6 @@ static void worker_cow(int r1, int r2, unsigned long pages)
 	exit(0);
 }
 
-/* Frames and flags of this process's pages, from pagemap */
-static uint64_t self_pagemap(const void *addr)
-{
-	static int fd = -1;
-	uint64_t e = 0;
-
-	if (fd < 0)
-		fd = open("/proc/self/pagemap", O_RDONLY);
-	if (fd < 0 || pread(fd, &e, 8, (uintptr_t)addr / PAGE * 8) != 8)
-		return 0;
-	return e;
-}
-
 /*
  * Rewrite the pages of [first, first + n) whose index, within their folio
  * of @per pages, is in [lo, hi); verify all of [first, first + n).
@@ -400,27 +389,6 @@ static void worker_cow_large(int r, enum kind kind, size_t size,
 	exit(0);
 }
 
-/* smaps "Locked:" of the mapping at @addr, in kB */
-static long self_locked_kb(const void *addr)
-{
-	char line[256];
-	unsigned long start, end;
-	long kb = -1;
-	int in = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
-		    strchr(line, '-') < strchr(line, ' '))
-			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
-		else if (in && sscanf(line, "Locked: %ld kB", &kb) == 1)
-			break;
-	}
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 /* mlocked pages: exchanged, they stay mapped and locked */
 static void worker_mlocked(int r, unsigned long pages)
 {
@@ -437,7 +405,7 @@ static void worker_mlocked(int r, unsigned long pages)
 	publish(r, MLOCKED, base, pages, PAGE);
 	while (!sh->stop) {
 		rewrite_all(r, base, pages, gen);
-		kb = self_locked_kb(base);
+		kb = proc_smaps_kb(0, base, "Locked");
 		if (kb != (long)(pages * PAGE / 1024)) {
 			fprintf(stderr, "mlocked worker: %ld kB Locked, expected %lu\n",
 				kb, pages * PAGE / 1024);
@@ -481,11 +449,11 @@ static void worker_soft_dirty(int r, unsigned long pages)
 		/* Give the driver time to exchange some of them */
 		usleep(200000);
 		for (i = 0, wrong = 0; i < pages; i++) {
-			uint64_t e = self_pagemap(base + i * PAGE);
+			uint64_t e = proc_pagemap(0, base + i * PAGE);
 
 			/* Present, or a migration entry of an exchange */
 			if ((e & (3ULL << 62)) &&
-			    !!(e & (1ULL << 55)) == written[i])
+			    !!(e & PM_SOFT_DIRTY) == written[i])
 				continue;
 			if (wrong++ < 3)
 				fprintf(stderr, "soft-dirty worker: page %lu %s, pagemap %#llx\n",
@@ -615,36 +583,6 @@ static int exchange(int fd, const struct region *x, unsigned long ix,
 	return 0;
 }
 
-static unsigned long vmstat(const char *name)
-{
-	char key[64];
-	unsigned long v, found = 0;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	while (f && fscanf(f, "%63s %lu", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
-	if (f)
-		fclose(f);
-	return found;
-}
-
-/* The physical frame behind @addr in process @pid, from its pagemap. */
-static uint64_t pfn_of(pid_t pid, const void *addr)
-{
-	char path[64];
-	uint64_t e = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || pread(fd, &e, 8, (uintptr_t)addr / PAGE * 8) != 8)
-		e = 0;
-	if (fd >= 0)
-		close(fd);
-	return e & (1ULL << 63) ? e & ((1ULL << 55) - 1) : 0;
-}
-
 static void sysfs_write(const char *path, const char *value)
 {
 	int fd = open(path, O_WRONLY);
@@ -669,18 +607,6 @@ static void join_cgroup(int n)
 	snprintf(path, sizeof(path), "%s%d/cgroup.procs", prefix, n);
 	snprintf(pid, sizeof(pid), "%d", getpid());
 	sysfs_write(path, pid);
-}
-
-static uint64_t kpagecount(uint64_t pfn)
-{
-	uint64_t c = 0;
-	int fd = open("/proc/kpagecount", O_RDONLY);
-
-	if (fd < 0 || pread(fd, &c, 8, pfn * 8) != 8)
-		c = ~0ULL;
-	if (fd >= 0)
-		close(fd);
-	return c;
 }
 
 /* One pair for the functional checks: fresh totals, exchanges counted */
@@ -730,26 +656,26 @@ static int functional(int fd)
 	/* Mapped by the parent only */
 	q = map_region(PAGE, MADV_NOHUGEPAGE);
 	write_page((uint64_t *)q, 2, 2);
-	pp = pfn_of(getpid(), p);
-	pq = pfn_of(getpid(), q);
-	cp = pfn_of(child, p);
+	pp = proc_pfn(getpid(), p);
+	pq = proc_pfn(getpid(), q);
+	cp = proc_pfn(child, p);
 	CHECK(pp && pp == cp, "child does not share the COW page (%llx, %llx)",
 	      (unsigned long long)pp, (unsigned long long)cp);
-	CHECK(kpagecount(pp) == 2, "COW page mapped %llu times, not 2",
-	      (unsigned long long)kpagecount(pp));
+	CHECK(proc_kpagecount(pp) == 2, "COW page mapped %llu times, not 2",
+	      (unsigned long long)proc_kpagecount(pp));
 
 	x.base = (uintptr_t)p;
 	y.base = (uintptr_t)q;
 	if (exchange_one(fd, &x, &y, totals))
 		return 1;
 	CHECK(total(totals, "done") == 1, "COW-shared page not exchanged");
-	CHECK(pfn_of(getpid(), p) == pq && pfn_of(child, p) == pq,
+	CHECK(proc_pfn(getpid(), p) == pq && proc_pfn(child, p) == pq,
 	      "the COW page's two mappings do not both point at the new frame");
-	CHECK(pfn_of(getpid(), q) == pp, "the other page is not at the old frame");
-	CHECK(kpagecount(pq) == 2 && kpagecount(pp) == 1,
+	CHECK(proc_pfn(getpid(), q) == pp, "the other page is not at the old frame");
+	CHECK(proc_kpagecount(pq) == 2 && proc_kpagecount(pp) == 1,
 	      "mapcounts %llu and %llu after, expected 2 and 1",
-	      (unsigned long long)kpagecount(pq),
-	      (unsigned long long)kpagecount(pp));
+	      (unsigned long long)proc_kpagecount(pq),
+	      (unsigned long long)proc_kpagecount(pp));
 	CHECK(page_ok((uint64_t *)p, 1, 1) && page_ok((uint64_t *)q, 2, 2),
 	      "data changed in the parent");
 	c = 1;
@@ -782,9 +708,9 @@ static int functional(int fd)
 	write_page((uint64_t *)(k + PAGE), 5, 5);
 	CHECK(!madvise(k, 2 * PAGE, MADV_MERGEABLE), "MADV_MERGEABLE: %s",
 	      strerror(errno));
-	for (i = 0; i < 300 && pfn_of(getpid(), k) != pfn_of(getpid(), k + PAGE); i++)
+	for (i = 0; i < 300 && proc_pfn(getpid(), k) != proc_pfn(getpid(), k + PAGE); i++)
 		usleep(100000);
-	CHECK(pfn_of(getpid(), k) == pfn_of(getpid(), k + PAGE),
+	CHECK(proc_pfn(getpid(), k) == proc_pfn(getpid(), k + PAGE),
 	      "ksmd did not merge two equal pages in 30 s");
 	x.base = (uintptr_t)k;
 	y.base = (uintptr_t)q;
@@ -835,7 +761,7 @@ int main(int argc, char **argv)
 	}
 
 	functional_failed = functional(fd);
-	success_before = vmstat("exchange_success");
+	success_before = proc_vmstat("exchange_success");
 
 	fflush(NULL);
 #define SPAWN(cg, call) do { pid_t p_ = fork(); if (!p_) { srand(getpid()); join_cgroup(cg); call; } pids[npids++] = p_; } while (0)
@@ -899,7 +825,7 @@ int main(int argc, char **argv)
 	}
 	printf("RESULT seconds=%lu requests=%lu corrupt=%lu functional_done=%lu vmstat_success=%lu",
 	       seconds, requests, corrupt, functional_done,
-	       vmstat("exchange_success") - success_before);
+	       proc_vmstat("exchange_success") - success_before);
 	for (i = 0; i < NR_KEYS; i++)
 		printf(" %s=%lu", result_keys[i], totals[i]);
 	printf("\n");

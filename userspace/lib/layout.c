@@ -13,10 +13,9 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "procpage.h"
 
 #define PAGE_SZ		4096UL
-#define PM_PRESENT	(1ULL << 63)
-#define PM_PFN_MASK	((1ULL << 55) - 1)
 #define BATCH		4096
 
 int pagemap_pfns(pid_t pid, unsigned long start, unsigned long len,
@@ -48,7 +47,7 @@ int pagemap_pfns(pid_t pid, unsigned long start, unsigned long len,
 		for (j = 0; j < (unsigned long)got / 8; j++) {
 			uint64_t e = buf[j];
 
-			pfns[i + j] = (e & PM_PRESENT) ? (e & PM_PFN_MASK) : 0;
+			pfns[i + j] = (e & PM_PRESENT) ? (e & PM_PFN) : 0;
 		}
 		i += got / 8;
 	}

@@ -104,18 +104,25 @@ static unsigned long bad_words(const char *p, size_t len, uint64_t seed)
 	return bad;
 }
 
+/* @size bytes aligned to @align, in the mapping returned in @map */
+static char *map_in(size_t size, size_t align, char **map)
+{
+	*map = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*map == MAP_FAILED)
+		die("mmap");
+	return (char *)(((uintptr_t)*map + align - 1) & ~(align - 1));
+}
+
 /*
  * @align bytes aligned to @align, in an anonymous mapping of 2 * @align:
  * too small for a THP when @align is below 2 MiB.
  */
 static char *map_aligned(size_t align)
 {
-	char *p = mmap(NULL, 2 * align, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *map;
 
-	if (p == MAP_FAILED)
-		die("mmap");
-	return (char *)(((uintptr_t)p + align - 1) & ~(align - 1));
+	return map_in(align, align, &map);
 }
 
 /* A large folio behind [p, p + len): contiguous frames, kpageflags THP */
@@ -244,10 +251,10 @@ static int pte_map(char *p, size_t size)
 }
 
 /*
- * The child's side of the COW check: it shares b (size bytes, seed 2, in
- * large folios of unit bytes; @arg is a struct cow_share), maps it by PTEs, then on demand checks
- * it, writes the lower half of every @unit (seed 4) and checks it again.
- * Replies are counts of corrupt words.
+ * The child's side of the COW check (@arg is a struct cow_share): it
+ * shares b (size bytes, seed 2, in large folios of unit bytes), maps it by
+ * PTEs, then on demand checks it, writes the lower half of every unit
+ * (seed 4) and checks it again. Replies are counts of corrupt words.
  */
 struct cow_share {
 	char *b;
@@ -431,15 +438,6 @@ struct cow_prepare {
 	uint64_t a_pfn[2], b_pfn[3 * POOL_RUN];
 };
 
-static char *map_in(size_t size, size_t align, char **map)
-{
-	*map = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (*map == MAP_FAILED)
-		die("mmap");
-	return (char *)(((uintptr_t)*map + align - 1) & ~(align - 1));
-}
-
 /* Returns 1 if a B lies next to A1 or A2, 0 to try again, -1 on errors */
 static int cow_prepare_setup(struct cow_prepare *cp, char *why, size_t len)
 {
@@ -514,6 +512,7 @@ static void check_cow_prepare(void)
 	struct cow_share cs;
 	struct victim v = { .pid = 0, .cmd = -1, .reply = -1 };
 	int dev, tries, ok, k = -1;
+	uint64_t pfn;
 	long bad;
 
 	dev = open("/dev/contig_dma", O_RDWR);
@@ -566,9 +565,9 @@ static void check_cow_prepare(void)
 			 PREPARE_TRIES);
 		goto out_dev;
 	}
+	pfn = proc_pfn(getpid(), cp.pool + k * HPAGE);
 	printf("cow-prepare: attempt %d, B %d exchanged with A%d (pfn %#llx)\n",
-	       tries, k, proc_pfn(getpid(), cp.pool + k * HPAGE) == cp.a_pfn[0] ?
-	       1 : 2, (unsigned long long)proc_pfn(getpid(), cp.pool + k * HPAGE));
+	       tries, k, pfn == cp.a_pfn[0] ? 1 : 2, (unsigned long long)pfn);
 
 	if (cow_written_both_sides(&v, cp.pool, POOL_SIZE, HPAGE, why,
 				   sizeof(why)))

@@ -13,6 +13,9 @@ SUITES ?= all
 KUNIT_FILTER ?=
 TEST_TIMEOUT ?= 4800
 BENCH_TIMEOUT ?= 2400
+# make bench's guest-size sweep: one guest per size, the same requests
+SCALE_MEMS ?= 2G 8G 16G
+SCALE_TIMEOUT ?= 900
 
 BZIMAGE = $(BUILD)/kernel-$(1)/arch/x86/boot/bzImage
 INITRD := $(BUILD)/initramfs.gz
@@ -75,7 +78,15 @@ bench demo: %: kernel-bench image
 		$(BUILD)/bench/console-$@.log $(BENCH_TIMEOUT) $(GUEST_ARGS) \
 		contig.bench=$@; \
 	rc=$$?; \
-	scripts/bench-report.py --console $(BUILD)/bench/console-$@.log \
+	consoles="--console $(BUILD)/bench/console-$@.log"; \
+	for mem in $(if $(filter bench,$@),$(SCALE_MEMS)); do \
+		echo "$@: guest-size sweep, a $$mem guest"; \
+		GUEST_MEM=$$mem scripts/run-guest.sh $(call BZIMAGE,bench) \
+			$(INITRD) $(BUILD)/bench/console-scale-$$mem.log \
+			$(SCALE_TIMEOUT) $(GUEST_ARGS) contig.bench=scale || rc=1; \
+		consoles="$$consoles --console $(BUILD)/bench/console-scale-$$mem.log"; \
+	done; \
+	scripts/bench-report.py $$consoles \
 		--qemu-trace $(BUILD)/bench/qemu-trace-$@.log --guest-rc $$rc \
 		--json $(BUILD)/bench/results$(if $(filter demo,$@),-demo).json
 

@@ -41,6 +41,67 @@ void user_mem_fill(struct kunit *test, unsigned long addr, size_t len,
 	kunit_kfree(test, buf);
 }
 
+/*
+ * For ranges of gigabytes, where computing a word per word would take the
+ * test minutes under emulation: every page gets the same seeded page of
+ * patterns, with its own user address in its first and last word, so that
+ * a page swapped, lost or zeroed still shows; the check compares every
+ * byte.
+ */
+static void stamp_page(u64 *buf, unsigned long addr)
+{
+	buf[0] = addr;
+	buf[PAGE_SIZE / 8 - 1] = ~addr;
+}
+
+static u64 *stamp_template(struct kunit *test, u64 seed)
+{
+	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	size_t i;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (i = 0; i < PAGE_SIZE / 8; i++)
+		buf[i] = user_mem_pattern(i * 8, seed);
+	return buf;
+}
+
+void user_mem_stamp(struct kunit *test, unsigned long addr, size_t len,
+		    u64 seed)
+{
+	u64 *buf = stamp_template(test, seed);
+	size_t off;
+
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		stamp_page(buf, addr + off);
+		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)(addr + off),
+						   buf, PAGE_SIZE), 0);
+		cond_resched();
+	}
+	kunit_kfree(test, buf);
+}
+
+void user_mem_check_stamps(struct kunit *test, unsigned long addr,
+			   size_t len, u64 seed)
+{
+	u64 *want = stamp_template(test, seed);
+	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	size_t off, bad = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		void __user *from = (void __user *)(addr + off);
+
+		KUNIT_ASSERT_EQ(test, copy_from_user(buf, from, PAGE_SIZE), 0);
+		stamp_page(want, addr + off);
+		bad += !!memcmp(buf, want, PAGE_SIZE);
+		cond_resched();
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0, "corrupt pages in 0x%lx+0x%zx",
+			    addr, len);
+	kunit_kfree(test, buf);
+	kunit_kfree(test, want);
+}
+
 /* Every byte of [addr, addr + len) still holds its pattern. */
 void user_mem_check(struct kunit *test, unsigned long addr, size_t len,
 		    u64 seed)

@@ -17,6 +17,10 @@ void user_mem_fill(struct kunit *test, unsigned long addr, size_t len,
 		   u64 seed);
 void user_mem_check(struct kunit *test, unsigned long addr, size_t len,
 		    u64 seed);
+void user_mem_stamp(struct kunit *test, unsigned long addr, size_t len,
+		    u64 seed);
+void user_mem_check_stamps(struct kunit *test, unsigned long addr,
+			   size_t len, u64 seed);
 unsigned long user_mem_map_anon(struct kunit *test, size_t len,
 				unsigned long flags);
 struct file *user_mem_shmem_file(struct kunit *test, size_t len, bool dma32);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit tests for mm/vma_defrag.c.
+ * KUnit tests for mm/vma_defrag.c and mm/vma_defrag_index.c.
  *
- * The anchor search runs on synthetic snapshots of physical memory, which
+ * The window search runs on synthetic snapshots of physical memory, which
  * no real machine would give on demand: windows blocked at chosen places,
- * pages already in place, free frames. The whole engine then runs on user
+ * pages already in place, free frames; its first level on synthetic block
+ * maps, up to a terabyte's. The whole engine then runs on user
  * ranges made with kunit_vm_mmap(): scattered 4 KiB pages, THPs with an
  * aligned and a misaligned key, shmem, exchanges only; each test checks
  * the layout the device would see (contig_layout_query()), what the engine
@@ -292,8 +293,10 @@ static struct contig_layout layout_of(struct kunit *test, unsigned long addr,
 	return l;
 }
 
-static int defrag(unsigned long addr, unsigned long len, u64 key,
-		  unsigned int flags, struct vma_defrag_stats *st)
+/* A request; with @claims, they are handed over there */
+static int defrag_keep(unsigned long addr, unsigned long len, u64 key,
+		       unsigned int flags, struct vma_defrag_claims *claims,
+		       struct vma_defrag_stats *st)
 {
 	struct vma_defrag_request req = {
 		.start = addr,
@@ -301,9 +304,28 @@ static int defrag(unsigned long addr, unsigned long len, u64 key,
 		.key = key,
 		.pgsize_bitmap = SZ_4K | SZ_2M | SZ_1G,
 		.flags = flags,
+		.claims = claims,
 	};
+	int ret = vma_defrag_range(current->mm, &req, st);
 
-	return vma_defrag_range(current->mm, &req, st);
+	if (vma_defrag_failed(st))
+		kunit_info(kunit_get_current_test(),
+			   "failed: unmovable %lu pinned %lu busy %lu unsupported %lu nomem %lu migrate %lu split %lu no_window %lu\n",
+			   st->failed[VMA_DEFRAG_FAIL_UNMOVABLE],
+			   st->failed[VMA_DEFRAG_FAIL_PINNED],
+			   st->failed[VMA_DEFRAG_FAIL_BUSY],
+			   st->failed[VMA_DEFRAG_FAIL_UNSUPPORTED],
+			   st->failed[VMA_DEFRAG_FAIL_NOMEM],
+			   st->failed[VMA_DEFRAG_FAIL_MIGRATE],
+			   st->failed[VMA_DEFRAG_FAIL_SPLIT],
+			   st->failed[VMA_DEFRAG_FAIL_NO_WINDOW]);
+	return ret;
+}
+
+static int defrag(unsigned long addr, unsigned long len, u64 key,
+		  unsigned int flags, struct vma_defrag_stats *st)
+{
+	return defrag_keep(addr, len, key, flags, NULL, st);
 }
 
 static void expect_contiguous(struct kunit *test, unsigned long addr,
@@ -419,6 +441,8 @@ static void defrag_thp_whole(struct kunit *test)
 		folio_put(folio);
 	}
 
+	/* The choice, not the index's staleness after earlier tests */
+	vma_defrag_index_refresh();
 	KUNIT_ASSERT_EQ(test, defrag(a, 2 * SZ_2M, a, 0, &st), 0);
 	KUNIT_EXPECT_EQ(test, st.thp_split, 0);
 	KUNIT_EXPECT_EQ(test, st.in_place + moved(&st), 1024);
@@ -494,9 +518,15 @@ static void defrag_shmem_exchange_only(struct kunit *test)
 	user_mem_check(test, c, HPAGE_PMD_SIZE, 8);
 }
 
-/* The chosen frames stay claimed while the range is mapped, no longer. */
-static void defrag_claims_follow_the_range(struct kunit *test)
+/*
+ * Claims cover the frames of the present pages for as long as the caller
+ * asked: without a place to hand them over they end with the request;
+ * handed over, they last until vma_defrag_unclaim(). The frame of a page
+ * not present is never claimed.
+ */
+static void defrag_claims_until_unclaimed(struct kunit *test)
 {
+	struct vma_defrag_claims claims = {};
 	struct vma_defrag_stats st;
 	unsigned long a, b, pfn;
 	struct folio *folio;
@@ -506,19 +536,111 @@ static void defrag_claims_follow_the_range(struct kunit *test)
 	folio = user_mem_folio_at(a, &pfn);
 	KUNIT_ASSERT_NOT_NULL(test, folio);
 	folio_put(folio);
-	KUNIT_EXPECT_TRUE(test, vma_defrag_claimed(pfn, 512));
-
-	/* A registration going away releases them */
-	vma_defrag_release(current->mm, a, SZ_2M);
+	expect_contiguous(test, a, SZ_2M, KEY, 1);
 	KUNIT_EXPECT_FALSE(test, vma_defrag_claimed(pfn, 512));
 
-	/* So does unmapping the range */
-	KUNIT_ASSERT_EQ(test, defrag(a, SZ_2M, KEY, 0, &st), 0);
-	KUNIT_EXPECT_EQ(test, st.in_place, 512);
-	KUNIT_EXPECT_TRUE(test, vma_defrag_claimed(pfn, 512));
-	KUNIT_ASSERT_EQ(test, vm_munmap(a, SZ_2M), 0);
+	/* Page 100 gone: its frame is no request's business */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a + 100 * PAGE_SIZE,
+					 PAGE_SIZE, MADV_DONTNEED), 0);
+	KUNIT_ASSERT_EQ(test, defrag_keep(a, SZ_2M, KEY, 0, &claims, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.in_place, 511);
+	KUNIT_EXPECT_TRUE(test, vma_defrag_claimed(pfn, 1));
+	KUNIT_EXPECT_TRUE(test, vma_defrag_claimed(pfn + 99, 1));
+	KUNIT_EXPECT_FALSE(test, vma_defrag_claimed(pfn + 100, 1));
+	KUNIT_EXPECT_TRUE(test, vma_defrag_claimed(pfn + 101, 1));
+	KUNIT_EXPECT_TRUE(test, vma_defrag_claimed(pfn + 511, 1));
+	vma_defrag_unclaim(&claims);
+	KUNIT_EXPECT_NULL(test, claims.first);
 	KUNIT_EXPECT_FALSE(test, vma_defrag_claimed(pfn, 512));
+	user_mem_check(test, a, 100 * PAGE_SIZE, 1);
+	user_mem_check(test, a + 101 * PAGE_SIZE, 411 * PAGE_SIZE, 1);
 	user_mem_check(test, b, SZ_2M, 2);
+}
+
+/*
+ * A 2 GiB range, 1 GiB aligned, where no 1 GiB window is clean: another
+ * request holds a claim on the last frame of every 16 MiB of physical
+ * memory, so each 1 GiB chunk falls back to 2 MiB windows, cut into
+ * hundreds of segments. Every 2 MiB chunk must still end up congruent and
+ * every page be accounted for: the segment table once had room for a
+ * dozen segments and left the rest of the range unplaced, uncounted.
+ */
+#define NO_GIB_LEN	SZ_2G
+#define CLAIM_EVERY	(SZ_16M >> PAGE_SHIFT)
+
+struct claim_set {
+	unsigned long nr;
+	struct defrag_claim *claims[];
+};
+
+static void claim_set_drop(void *data)
+{
+	struct claim_set *set = data;
+
+	while (set->nr)
+		defrag_claim_drop(set->claims[--set->nr]);
+	kvfree(set);
+}
+
+static struct claim_set *claim_every(struct kunit *test, unsigned long every)
+{
+	unsigned long max = 0, pfn;
+	struct claim_set *set;
+	struct zone *zone;
+
+	for_each_populated_zone(zone)
+		max += zone->spanned_pages / every + 1;
+	set = kvzalloc(struct_size(set, claims, max), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, set);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, claim_set_drop,
+							set), 0);
+	for_each_populated_zone(zone) {
+		for (pfn = ALIGN(zone->zone_start_pfn, every) + every - 1;
+		     pfn < zone_end_pfn(zone) && set->nr < max; pfn += every) {
+			struct defrag_claim *claim;
+
+			claim = defrag_claim_add(pfn, 1);
+			if (!IS_ERR(claim))
+				set->claims[set->nr++] = claim;
+		}
+	}
+	return set;
+}
+
+static void defrag_no_clean_gigabyte(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, NO_GIB_LEN + SZ_1G, 0);
+	unsigned long pages = NO_GIB_LEN >> PAGE_SHIFT;
+	struct vma_defrag_stats st;
+	struct claim_set *set;
+	struct contig_layout l;
+
+	a = ALIGN(a, SZ_1G);
+	user_mem_stamp(test, a, NO_GIB_LEN, 11);
+	set = claim_every(test, CLAIM_EVERY);
+	KUNIT_ASSERT_GT(test, set->nr, 0);
+
+	KUNIT_ASSERT_EQ(test, defrag(a, NO_GIB_LEN, KEY, 0, &st), 0);
+	l = layout_of(test, a, NO_GIB_LEN, KEY);
+	kunit_info(test, "%lu claims; %lu segments (%u re-anchored), %lu in place, %lu moved (%lu THPs whole), %lu failed, %llu ms; %lu runs, %lu 2 MiB chunks, %lu 1 GiB\n",
+		   set->nr, (unsigned long)st.segments, st.reanchors,
+		   st.in_place, moved(&st), st.thp_moved,
+		   vma_defrag_failed(&st),
+		   st.ns / NSEC_PER_MSEC, l.runs, l.chunks_2m, l.chunks_1g);
+	KUNIT_EXPECT_EQ(test, st.present, pages);
+	/* A page of a chunk anchored again counts each time it moved */
+	if (st.reanchors)
+		KUNIT_EXPECT_GE(test, st.in_place + moved(&st), pages);
+	else
+		KUNIT_EXPECT_EQ(test, st.in_place + moved(&st), pages);
+	KUNIT_EXPECT_EQ(test, vma_defrag_failed(&st), 0);
+	KUNIT_EXPECT_FALSE(test, st.partial);
+	/* Each window under 16 MiB: far more than the dozen of old */
+	KUNIT_EXPECT_GE(test, st.segments, NO_GIB_LEN / SZ_16M);
+	KUNIT_EXPECT_EQ(test, l.present, pages);
+	KUNIT_EXPECT_EQ(test, l.chunks_2m, NO_GIB_LEN / SZ_2M);
+	KUNIT_EXPECT_EQ(test, l.chunks_1g, 0);
+	user_mem_check_stamps(test, a, NO_GIB_LEN, 11);
 }
 
 /*
@@ -599,7 +721,6 @@ static void defrag_reanchor_unaligned_key(struct kunit *test)
 		user_mem_check(test, b, REANCHOR_PAGES * PAGE_SIZE, 12);
 		for (i = 0; i < ARRAY_SIZE(c); i++)
 			user_mem_check(test, c[i], HPAGE_PMD_SIZE, 20 + i);
-		vma_defrag_release(current->mm, a, REANCHOR_PAGES * PAGE_SIZE);
 	}
 }
 
@@ -704,6 +825,266 @@ static void windows_count_kernel_blocks(struct kunit *test)
 	KUNIT_EXPECT_LE(test, abs(back - before), 2);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The search on synthetic block maps (the frame index) */
+
+/* Synthetic maps start far above any real frame: no claim overlaps them */
+#define MAP_BASE	BIT(36)
+#define GIB_BLOCKS	512UL		/* pageblocks in 1 GiB */
+#define TIB_BLOCKS	(1024 * GIB_BLOCKS)
+
+static struct vma_defrag_block_map *map_new(struct kunit *test,
+					    unsigned long blocks,
+					    unsigned int blocked)
+{
+	struct vma_defrag_block_map *map = kunit_kzalloc(test, sizeof(*map),
+							 GFP_KERNEL);
+	unsigned long b;
+
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	map->base = MAP_BASE;
+	map->nr = blocks;
+	map->blocks = kvcalloc(blocks, sizeof(*map->blocks), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, map->blocks);
+	for (b = 0; b < blocks; b++) {
+		map->blocks[b].blocked = blocked;
+		map->blocks[b].free = WINDOW - blocked;
+		map->blocks[b].stamp = 1;
+	}
+	return map;
+}
+
+static void map_free(struct vma_defrag_block_map *map)
+{
+	kvfree(map->blocks);
+}
+
+static void map_clean(struct vma_defrag_block_map *map, unsigned long from,
+		      unsigned long nr)
+{
+	for (; nr; nr--, from++) {
+		map->blocks[from].blocked = 0;
+		map->blocks[from].free = WINDOW;
+	}
+}
+
+/* A segment of @nr pages, all present on frames outside any map */
+static struct vma_defrag_search search_new(struct kunit *test,
+					   unsigned long nr,
+					   unsigned long align)
+{
+	unsigned long *pfns = kvcalloc(nr, sizeof(*pfns), GFP_KERNEL), i;
+	unsigned long *scratch = kvcalloc(nr, sizeof(*scratch), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, pfns);
+	KUNIT_ASSERT_NOT_NULL(test, scratch);
+	for (i = 0; i < nr; i++)
+		pfns[i] = 1 + 2 * i;
+	return (struct vma_defrag_search){
+		.pfns = pfns, .nr = nr, .align = align, .scratch = scratch,
+	};
+}
+
+static void search_free(struct vma_defrag_search *s)
+{
+	kvfree(s->pfns);
+	kvfree(s->scratch);
+}
+
+static int find(const struct vma_defrag_block_map *map,
+		const struct vma_defrag_search *s, struct vma_defrag_region *r)
+{
+	unsigned long longest = ULONG_MAX;
+
+	return vma_defrag_find_regions(map, s, &longest, r, 1);
+}
+
+/*
+ * A 1 TiB machine with one frame blocked in every pageblock but one
+ * clean, 1 GiB-aligned GiB: a 1 GiB request finds it, in one pass.
+ */
+static void index_gigabyte_in_a_terabyte(struct kunit *test)
+{
+	struct vma_defrag_block_map *map = map_new(test, TIB_BLOCKS, 1);
+	struct vma_defrag_search s = search_new(test, GIB_BLOCKS * WINDOW,
+						GIB_BLOCKS * WINDOW);
+	unsigned long clean = 586 * GIB_BLOCKS;
+	struct vma_defrag_region r;
+	u64 t0 = ktime_get_ns(), ns;
+
+	map_clean(map, clean, GIB_BLOCKS);
+	KUNIT_ASSERT_EQ(test, find(map, &s, &r), 1);
+	ns = ktime_get_ns() - t0;
+	KUNIT_EXPECT_EQ(test, r.lo, MAP_BASE + clean * WINDOW);
+	KUNIT_EXPECT_EQ(test, r.hi, r.lo + GIB_BLOCKS * WINDOW);
+	KUNIT_EXPECT_EQ(test, r.blocked, 0);
+	/* Every page migrates into a free frame */
+	KUNIT_EXPECT_EQ(test, r.cost, GIB_BLOCKS * WINDOW);
+	kunit_info(test, "1 GiB window in 1 TiB: %llu us\n", ns / 1000);
+	KUNIT_EXPECT_LT(test, ns, 2 * NSEC_PER_SEC);
+
+	/* Not 1 GiB-aligned any more: none */
+	map->blocks[clean].blocked = 1;
+	map_clean(map, clean + 1, GIB_BLOCKS);
+	KUNIT_EXPECT_EQ(test, find(map, &s, &r), 0);
+	search_free(&s);
+	map_free(map);
+}
+
+/*
+ * The request's whole plan when no 1 GiB window is clean, on 1 TiB with
+ * every other pageblock clean: the GiB at 1 GiB, then at 2 MiB, then cut
+ * in halves down to single chunks, as plan() does, each chunk's window
+ * then taken (as a claim would). The halves longer than the longest clean
+ * run cost nothing; the whole plan stays within 2 s on a debug kernel,
+ * where classifying the frames of 1 TiB for each of its 1 023 searches
+ * would take hours.
+ */
+struct plan_sim {
+	struct kunit *test;
+	struct vma_defrag_block_map *map;
+	unsigned long longest, searches, chunks;
+};
+
+static void plan_sim(struct plan_sim *p, unsigned long nr)
+{
+	struct vma_defrag_search s = search_new(p->test, nr, WINDOW);
+	struct vma_defrag_region r;
+	int n;
+
+	n = vma_defrag_find_regions(p->map, &s, &p->longest, &r, 1);
+	search_free(&s);
+	p->searches++;
+	KUNIT_ASSERT_GE(p->test, n, 0);
+	if (n) {
+		KUNIT_EXPECT_EQ(p->test, nr, WINDOW);
+		/* Taken: blocked for the next searches */
+		p->map->blocks[(r.lo - MAP_BASE) / WINDOW].blocked = WINDOW;
+		p->chunks++;
+		return;
+	}
+	if (nr == WINDOW)
+		return;
+	plan_sim(p, nr / 2);
+	plan_sim(p, nr / 2);
+}
+
+static void index_plan_without_clean_gigabyte(struct kunit *test)
+{
+	struct vma_defrag_block_map *map = map_new(test, TIB_BLOCKS, 1);
+	struct vma_defrag_search s = search_new(test, GIB_BLOCKS * WINDOW,
+						GIB_BLOCKS * WINDOW);
+	struct plan_sim p = { .test = test, .map = map, .longest = ULONG_MAX };
+	struct vma_defrag_region r;
+	u64 t0 = ktime_get_ns(), ns;
+	unsigned long b;
+
+	for (b = 0; b < TIB_BLOCKS; b += 2)
+		map_clean(map, b, 1);
+	KUNIT_ASSERT_EQ(test, find(map, &s, &r), 0);
+	search_free(&s);
+	plan_sim(&p, GIB_BLOCKS * WINDOW);
+	ns = ktime_get_ns() - t0;
+	KUNIT_EXPECT_EQ(test, p.chunks, GIB_BLOCKS);
+	KUNIT_EXPECT_EQ(test, p.longest, 1);
+	kunit_info(test, "1 GiB plan in 1 TiB: %lu searches, %llu us\n",
+		   p.searches, ns / 1000);
+	KUNIT_EXPECT_LT(test, ns, 2 * NSEC_PER_SEC);
+	map_free(map);
+}
+
+/*
+ * What counts as blocked: blocked frames; a partly covered block's share;
+ * free frames when only exchanging; mapped shmem with anonymous pages;
+ * blocks never counted.
+ */
+static void index_rules(struct kunit *test)
+{
+	struct vma_defrag_block_map *map = map_new(test, 4, 0);
+	struct vma_defrag_search s = search_new(test, WINDOW, WINDOW);
+	struct vma_defrag_region r;
+
+	/* Half a block in, half out: a window at phase 256 spans two */
+	s.phase = WINDOW / 2;
+	map->blocks[0].blocked = 1;	/* its share of half a block is 0 */
+	map->blocks[1].blocked = 8;	/* 4 in the window at block 0.5 */
+	map->blocks[2].blocked = 1;
+	KUNIT_ASSERT_EQ(test, find(map, &s, &r), 1);
+	KUNIT_EXPECT_EQ(test, r.lo, MAP_BASE + 2 * WINDOW);
+	KUNIT_EXPECT_EQ(test, r.hi, MAP_BASE + 4 * WINDOW);
+	map->blocks[3].blocked = 2;
+	KUNIT_EXPECT_EQ(test, find(map, &s, &r), 0);
+	map->blocks[3].blocked = 0;
+
+	/* Only exchanging: free frames are blocked too */
+	s.phase = 0;
+	map->blocks[0].blocked = 0;
+	map->blocks[1].blocked = 0;
+	map->blocks[2].blocked = 0;
+	map->blocks[0].free = 1;
+	map->blocks[1].free = 1;
+	map->blocks[2].free = 1;
+	map->blocks[3].free = 0;
+	s.exchange_only = true;
+	KUNIT_ASSERT_EQ(test, find(map, &s, &r), 1);
+	KUNIT_EXPECT_EQ(test, r.lo, MAP_BASE + 3 * WINDOW);
+	/* All in use: each page an exchange */
+	KUNIT_EXPECT_EQ(test, r.cost, 3 * WINDOW);
+
+	/* Anonymous pages: other owners' mapped shmem is blocked */
+	s.has_anon = true;
+	map->blocks[3].shmem_mapped = 1;
+	KUNIT_EXPECT_EQ(test, find(map, &s, &r), 0);
+	s.has_anon = false;
+	KUNIT_EXPECT_EQ(test, find(map, &s, &r), 1);
+
+	/* Never counted: as good as blocked */
+	map->blocks[3].stamp = 0;
+	KUNIT_EXPECT_EQ(test, find(map, &s, &r), 0);
+	search_free(&s);
+	map_free(map);
+}
+
+/* Pages already in place make their window the cheapest, at no cost. */
+static void index_prefers_pages_in_place(struct kunit *test)
+{
+	struct vma_defrag_block_map *map = map_new(test, 8, 0);
+	struct vma_defrag_search s = search_new(test, 2 * WINDOW, WINDOW);
+	struct vma_defrag_region r;
+	unsigned long i;
+
+	for (i = 0; i < 2 * WINDOW; i++)
+		((unsigned long *)s.pfns)[i] = MAP_BASE + 5 * WINDOW + i;
+	KUNIT_ASSERT_EQ(test, find(map, &s, &r), 1);
+	KUNIT_EXPECT_EQ(test, r.lo, MAP_BASE + 5 * WINDOW);
+	KUNIT_EXPECT_EQ(test, r.cost, 0);
+
+	/* Base-page alignment: regions of whole blocks around the window */
+	s.align = 1;
+	KUNIT_ASSERT_EQ(test, find(map, &s, &r), 1);
+	KUNIT_EXPECT_EQ(test, r.lo, MAP_BASE + 5 * WINDOW);
+	KUNIT_EXPECT_GE(test, r.hi - r.lo, 2 * WINDOW);
+	KUNIT_EXPECT_EQ(test, r.cost, 0);
+	search_free(&s);
+	map_free(map);
+}
+
+/* A deadline already past stops the search with -ETIME. */
+static void index_deadline(struct kunit *test)
+{
+	struct vma_defrag_block_map *map = map_new(test, 64 * GIB_BLOCKS, 1);
+	struct vma_defrag_search s = search_new(test, WINDOW, WINDOW);
+	/* As if some run were clean: every candidate is looked at */
+	unsigned long longest = 1;
+	struct vma_defrag_region r;
+
+	s.deadline = ktime_get_ns();
+	KUNIT_EXPECT_EQ(test, vma_defrag_find_regions(map, &s, &longest, &r, 1),
+			-ETIME);
+	search_free(&s);
+	map_free(map);
+}
+
 static struct kunit_case vma_defrag_cases[] = {
 	KUNIT_CASE(anchor_skips_blocked_windows),
 	KUNIT_CASE(anchor_none_when_all_blocked),
@@ -712,13 +1093,19 @@ static struct kunit_case vma_defrag_cases[] = {
 	KUNIT_CASE(anchor_prefers_free_frames),
 	KUNIT_CASE(anchor_keeps_thps_whole),
 	KUNIT_CASE(chunk_bounds_every_offset),
+	KUNIT_CASE_SLOW(index_gigabyte_in_a_terabyte),
+	KUNIT_CASE_SLOW(index_plan_without_clean_gigabyte),
+	KUNIT_CASE(index_rules),
+	KUNIT_CASE(index_prefers_pages_in_place),
+	KUNIT_CASE(index_deadline),
 	KUNIT_CASE_SLOW(defrag_scattered_anon),
 	KUNIT_CASE_SLOW(defrag_exchange_only),
 	KUNIT_CASE_SLOW(defrag_thp_whole),
 	KUNIT_CASE_SLOW(defrag_thp_misaligned_key),
 	KUNIT_CASE_SLOW(defrag_shmem),
 	KUNIT_CASE_SLOW(defrag_shmem_exchange_only),
-	KUNIT_CASE_SLOW(defrag_claims_follow_the_range),
+	KUNIT_CASE_SLOW(defrag_claims_until_unclaimed),
+	KUNIT_CASE_SLOW(defrag_no_clean_gigabyte),
 	KUNIT_CASE_SLOW(defrag_reanchor_unaligned_key),
 	KUNIT_CASE_SLOW(defrag_budget),
 	KUNIT_CASE(defrag_bad_requests),

@@ -11,39 +11,42 @@
  * frame whose physical address is congruent with k modulo A, so that every
  * A-aligned chunk of key space can be mapped by one A-sized entry.
  *
- * 1. Snapshot. The PFN behind every page of the range is read (mmap_lock
- *    for read). Every frame of every zone a long-term pin may use (not
- *    ZONE_MOVABLE, not CMA: FOLL_LONGTERM would migrate the pages away
- *    again), ZONE_DMA aside (kept for devices limited to it), is
- *    classified: free, movable (anon or shmem, on an LRU list, not
- *    pinned, not KSM) or blocked (reserved, slab, page tables, kernel
- *    stacks and other kernel pages, pinned, hugetlb, non-LRU movable), and
- *    frames claimed by other requests count as blocked.
+ * 1. The range, a slice at a time: 1 GiB of key space (or the largest
+ *    usable page size), so that a request's arrays stay bounded and a huge
+ *    sparse range costs what it maps. The PFN behind every page of the
+ *    slice is read (mmap_lock for read, killable, within the request's
+ *    time), crossing unmapped stretches a page table at a time.
  *
  * 2. Anchors. A window is a run of frames, one per page of the range, whose
  *    first frame is congruent with the key: page i must land on anchor + i.
- *    Windows containing a blocked frame are never chosen; among the others
- *    the cheapest wins, counting the pages already at their target as free
- *    (so an already contiguous, congruent range costs nothing), a page whose
- *    target is free as one copy and one whose target is in use as an
- *    exchange (three copies). The prior art anchored blindly at the start of
- *    a zone and stopped at the first unmovable frame.
+ *    Windows lie in zones a long-term pin may use (not ZONE_MOVABLE, not
+ *    CMA: FOLL_LONGTERM would migrate the pages away again), ZONE_DMA
+ *    aside, and hold no blocked frame: reserved, slab, page tables and
+ *    other kernel pages, pinned, hugetlb, KSM, non-LRU movable, in a
+ *    pageblock someone else isolated, or claimed by another request.
+ *    Among those the cheapest wins, counting the pages already at their
+ *    target as free (so an already contiguous, congruent range costs
+ *    nothing), a page whose target is free as one copy and one whose
+ *    target is in use as an exchange (three copies). The frame index
+ *    (mm/vma_defrag_index.c) finds candidates from per-pageblock counts
+ *    kept across requests, and checks the best frame by frame; a request
+ *    costs what it asks for, not what the machine holds.
  *    When no window holds the whole range, the range is cut at an A-aligned
  *    chunk boundary of key space near its middle and each half is anchored
  *    on its own, recursively, down to single chunks; a chunk with no clean
  *    window at A is tried at the next smaller page size, and left where it
- *    is below the smallest large page size. So the result keeps as many
- *    whole 1 GiB / 2 MiB chunks as the machine allows, in as few runs.
+ *    is (counted as VMA_DEFRAG_FAIL_NO_WINDOW) below the smallest. So the
+ *    result keeps as many whole 1 GiB / 2 MiB chunks as the machine allows,
+ *    in as few runs.
  *
- * 3. Claims. A chosen window is recorded in an interval tree of claimed
- *    frames before anything moves, so that concurrent and later requests
- *    never pick the same frames and undo each other. A claim lives as long
- *    as its virtual range stays mapped: an mmu interval notifier drops it
- *    when the range is unmapped or moved (munmap, mremap, exit), and
- *    vma_defrag_release() drops it when the registration that asked for it
- *    goes away. A claim is advisory: it steers anchor choice, it does not
- *    keep the allocator away from the frames once the request is over
- *    (pinning does that for a registration).
+ * 3. Claims (mm/vma_defrag_claims.c). The frames a chosen window gives the
+ *    present pages are claimed before anything moves, so that concurrent
+ *    requests never pick the same frames and undo each other. Claiming is
+ *    the only step requests take in turn: a window another request claimed
+ *    first sends this one to its next candidate. The claims are the
+ *    request's: they end when it returns, or, when its caller asks for
+ *    them (vma_defrag_request.claims), once the caller has pinned the
+ *    range and calls vma_defrag_unclaim().
  *
  * 4. Moves, page by page in VA order, in batches, with mmap_lock held only
  *    to look pages up and never across a copy:
@@ -76,17 +79,17 @@
  * work on whatever mappings exist when they run.
  */
 #include <linux/exchange.h>
-#include <linux/interval_tree.h>
 #include <linux/memory_hotplug.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
-#include <linux/mmu_notifier.h>
 #include <linux/mm_inline.h>
 #include <linux/mmzone.h>
 #include <linux/page-isolation.h>
 #include <linux/pagewalk.h>
+#include <linux/pgtable.h>
 #include <linux/refcount.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/swap.h>
@@ -97,32 +100,25 @@
 #include <kunit/visibility.h>
 
 #include "internal.h"
+#include "vma_defrag_internal.h"
 
 /* Pairs and migrations handed to the primitives at a time */
 #define DEFRAG_BATCH	32
+/* Regions of the index tried frame by frame for a segment, best first */
+#define DEFRAG_REGIONS	4
+/* Rounds of index search and exact checks for one segment */
+#define DEFRAG_ROUNDS	4
+/* Stale pageblocks of the index each request recounts, beyond its own */
+#define DEFRAG_INDEX_RECOUNT	128
+/* Alignments a request anchors at, the base page's included */
+#define DEFRAG_MAX_ALIGNS	4
+/* Allocations per request: charged to its caller; too large is -ENOMEM */
+#define DEFRAG_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
 
-/*
- * The claimed windows of all requests. The tree is also changed from the
- * mmu notifier callback, hence a spinlock; anchor_lock makes choosing a
- * window and claiming it atomic with respect to other requests.
- */
-static DEFINE_SPINLOCK(claims_lock);
-static struct rb_root_cached claims_tree = RB_ROOT_CACHED;
-static LIST_HEAD(claims_list);
-static DEFINE_MUTEX(anchor_lock);
-
-struct defrag_claim {
-	struct interval_tree_node pfns;
-	struct mmu_interval_notifier notifier;
-	struct list_head node;		/* in claims_list */
-	struct work_struct drop_work;
-	refcount_t ref;			/* the tree's and the request's */
-	unsigned long start;		/* the virtual range it serves */
-	unsigned long end;
-	bool watched;			/* notifier inserted, or being */
-	bool live;			/* watched: vma_defrag_release() may drop it */
-	bool dropping;			/* out of the tree */
-};
+static unsigned long *bitmap_kvzalloc(unsigned long bits)
+{
+	return kvcalloc(BITS_TO_LONGS(bits), sizeof(long), DEFRAG_GFP);
+}
 
 /* A segment of the range, anchored in one window */
 struct defrag_segment {
@@ -130,19 +126,17 @@ struct defrag_segment {
 	unsigned long nr;
 	unsigned long anchor;		/* PFN of page @first's target */
 	unsigned long align;		/* pages; congruence of the window */
-	struct defrag_claim *claim;	/* until watched: then the tree's */
-};
-
-struct defrag_zone_frames {
-	struct zone *zone;
-	struct vma_defrag_frames frames;
+	struct zone *zone;		/* of the window */
+	u16 *block_free;		/* free frames per pageblock, or NULL */
 };
 
 struct defrag_ctx {
 	struct mm_struct *mm;
-	const struct vma_defrag_request *req;
+	const struct vma_defrag_request *req;	/* the slice at hand */
+	struct vma_defrag_request slice;
 	struct vma_defrag_stats *stats;
-	unsigned long nr_pages;
+	unsigned long nr_pages;		/* of the slice */
+	unsigned long max_pages;	/* of any slice: the arrays' size */
 	unsigned long key_pfn;
 	unsigned long *pfns;		/* snapshot: PFN per page, 0 if absent */
 	unsigned long *thps;		/* pages where a PMD-sized folio starts */
@@ -152,12 +146,14 @@ struct defrag_ctx {
 	bool retrying;
 	unsigned long *scratch;		/* for the anchor search */
 	bool has_anon;			/* the range has anonymous pages */
-	unsigned long aligns[4];	/* usable alignments in pages, ascending */
+	bool drained;			/* per-CPU batches, for this request */
+	unsigned long aligns[DEFRAG_MAX_ALIGNS];	/* usable, in pages, ascending */
 	unsigned int nr_aligns;
 
-	struct defrag_zone_frames *zones;
-	unsigned int nr_zones;
+	struct defrag_index_cost icost;
+	struct defrag_search_cache cache;	/* while holding the index */
 
+	struct vma_defrag_claims claims;	/* of every segment */
 	struct defrag_segment *segs;
 	unsigned int nr_segs;
 	unsigned int max_segs;
@@ -180,616 +176,255 @@ struct defrag_ctx {
 };
 
 /* ---------------------------------------------------------------------- */
-/* The claimed-frames tree */
+/* Anchors */
 
-static void claim_put(struct defrag_claim *claim)
+static bool should_stop(struct defrag_ctx *ctx);
+
+/* Room for one more segment */
+static bool grow_segs(struct defrag_ctx *ctx)
 {
-	if (refcount_dec_and_test(&claim->ref))
-		kfree(claim);
-}
+	struct defrag_segment *segs;
+	unsigned int max = ctx->max_segs ? 2 * ctx->max_segs : 16;
 
-/* The end of a claim that has left the tree: its notifier goes too. */
-static void claim_free_work(struct work_struct *work)
-{
-	struct defrag_claim *claim = container_of(work, struct defrag_claim,
-						  drop_work);
-
-	if (claim->watched)
-		mmu_interval_notifier_remove(&claim->notifier);
-	claim_put(claim);
-}
-
-/* Take @claim out of the tree; false if someone else already did. */
-static bool claim_unlink(struct defrag_claim *claim)
-{
-	bool mine;
-
-	spin_lock(&claims_lock);
-	mine = !claim->dropping;
-	if (mine) {
-		claim->dropping = true;
-		interval_tree_remove(&claim->pfns, &claims_tree);
-		list_del(&claim->node);
-	}
-	spin_unlock(&claims_lock);
-	return mine;
-}
-
-static bool claim_invalidate(struct mmu_interval_notifier *sub,
-			     const struct mmu_notifier_range *range,
-			     unsigned long cur_seq)
-{
-	struct defrag_claim *claim = container_of(sub, struct defrag_claim,
-						  notifier);
-
-	/*
-	 * Only unmapping ends a claim: migration, exchange, mprotect and
-	 * zapping (MADV_DONTNEED) leave the range where it is. Removing the
-	 * notifier must wait until this callback has returned: a work item
-	 * does it.
-	 */
-	if (range->event != MMU_NOTIFY_UNMAP)
+	if (ctx->nr_segs < ctx->max_segs)
 		return true;
-	if (claim_unlink(claim))
-		schedule_work(&claim->drop_work);
+	segs = kvcalloc(max, sizeof(*segs), GFP_KERNEL_ACCOUNT);
+	if (!segs)
+		return false;
+	if (ctx->segs)
+		memcpy(segs, ctx->segs, ctx->nr_segs * sizeof(*segs));
+	kvfree(ctx->segs);
+	ctx->segs = segs;
+	ctx->max_segs = max;
 	return true;
 }
 
-static const struct mmu_interval_notifier_ops claim_notifier_ops = {
-	.invalidate = claim_invalidate,
-};
-
-static struct defrag_claim *claim_add(unsigned long pfn, unsigned long nr,
-				      unsigned long start, unsigned long len)
+/* The free frames of each pageblock of a window, as @f saw them */
+static u16 *window_block_free(const struct vma_defrag_frames *f,
+			      unsigned long anchor, unsigned long nr)
 {
-	struct defrag_claim *claim = kzalloc(sizeof(*claim), GFP_KERNEL);
+	unsigned long lo = pageblock_start_pfn(anchor);
+	unsigned long hi = pageblock_align(anchor + nr), pb;
+	u16 *free = kvcalloc((hi - lo) / pageblock_nr_pages, sizeof(*free),
+			     GFP_KERNEL_ACCOUNT);
 
-	if (!claim)
-		return NULL;
-	claim->pfns.start = pfn;
-	claim->pfns.last = pfn + nr - 1;
-	claim->start = start;
-	claim->end = start + len;
-	refcount_set(&claim->ref, 2);
-	INIT_WORK(&claim->drop_work, claim_free_work);
-	spin_lock(&claims_lock);
-	interval_tree_insert(&claim->pfns, &claims_tree);
-	list_add(&claim->node, &claims_list);
-	spin_unlock(&claims_lock);
-	return claim;
+	for (pb = lo; free && pb < hi; pb += pageblock_nr_pages)
+		free[(pb - lo) / pageblock_nr_pages] =
+			defrag_frames_count(f->free, pb - f->base,
+					    pb - f->base + pageblock_nr_pages);
+	return free;
+}
+
+/* The search stopped: a fatal signal, or the request's time is up */
+static void search_stopped(struct defrag_ctx *ctx, int err)
+{
+	if (!ctx->stop)
+		ctx->stop = err == -EINTR ? -EINTR : 1;
 }
 
 /*
- * Tie the claim's life to its virtual range, and drop the request's
- * reference. Without a notifier (no memory for it) a claim could outlive
- * its range: it is dropped instead.
+ * Claim the frames of window @anchor that the present pages of segment @s
+ * will land on, a run of present pages at a time. False, with nothing
+ * claimed, if another request claimed one of them first (or no memory).
  */
-static void claim_watch(struct defrag_claim *claim, struct mm_struct *mm)
+static bool claim_window(struct defrag_ctx *ctx,
+			 const struct vma_defrag_search *s,
+			 unsigned long anchor)
 {
-	/* Set first: the notifier can fire as soon as it is inserted. */
-	claim->watched = true;
-	if (mmu_interval_notifier_insert(&claim->notifier, mm, claim->start,
-					 claim->end - claim->start,
-					 &claim_notifier_ops)) {
-		claim->watched = false;
-		if (claim_unlink(claim))
-			claim_put(claim);
-	} else {
-		spin_lock(&claims_lock);
-		claim->live = true;
-		spin_unlock(&claims_lock);
-	}
-	claim_put(claim);
-}
+	struct defrag_claim *mark = ctx->claims.first, *claim;
+	unsigned long i = 0, run;
 
-/**
- * vma_defrag_claimed() - is any frame of a PFN range claimed?
- * @pfn: first frame
- * @nr: frames
- *
- * Return: true if a request's window overlaps [@pfn, @pfn + @nr).
- */
-bool vma_defrag_claimed(unsigned long pfn, unsigned long nr)
-{
-	bool ret;
-
-	spin_lock(&claims_lock);
-	ret = interval_tree_iter_first(&claims_tree, pfn, pfn + nr - 1);
-	spin_unlock(&claims_lock);
-	return ret;
-}
-EXPORT_SYMBOL_GPL(vma_defrag_claimed);
-
-/**
- * vma_defrag_release() - drop the claims made for a virtual range
- * @mm: the address space the claims were made in
- * @start: first VA
- * @len: bytes
- *
- * A driver calls this when the registration that asked for contiguity goes
- * away (the claims also go when the range is unmapped). The frames become
- * available to other requests' anchor search again.
- *
- * Context: process context; may sleep.
- */
-void vma_defrag_release(struct mm_struct *mm, unsigned long start,
-			unsigned long len)
-{
-	struct defrag_claim *claim, *next;
-	LIST_HEAD(dropped);
-
-	spin_lock(&claims_lock);
-	list_for_each_entry_safe(claim, next, &claims_list, node) {
-		if (!claim->live || claim->dropping ||
-		    claim->notifier.mm != mm || claim->end <= start ||
-		    claim->start >= start + len)
-			continue;
-		claim->dropping = true;
-		interval_tree_remove(&claim->pfns, &claims_tree);
-		list_move(&claim->node, &dropped);
-	}
-	spin_unlock(&claims_lock);
-
-	list_for_each_entry_safe(claim, next, &dropped, node)
-		claim_free_work(&claim->drop_work);
-}
-EXPORT_SYMBOL_GPL(vma_defrag_release);
-
-/* ---------------------------------------------------------------------- */
-/* Frame classification and the anchor search */
-
-enum frame_kind { FRAME_FREE, FRAME_MOVABLE, FRAME_BLOCKED };
-
-/*
- * What a frame holds, read without locks or references: a hint for the
- * anchor search, as compaction's scanners read it. The move re-checks
- * everything under references and locks.
- */
-static enum frame_kind frame_kind(struct page *page)
-{
-	struct folio *folio;
-
-	if (PageBuddy(page))
-		return FRAME_FREE;
-	if (PageReserved(page) || PageOffline(page) || PageSlab(page) ||
-	    PageTable(page) || is_migrate_cma_page(page))
-		return FRAME_BLOCKED;
-	folio = page_folio(page);
-	/* On a per-CPU free list (drained before moving), or being freed */
-	if (!folio_ref_count(folio))
-		return FRAME_FREE;
-	if (folio_test_hugetlb(folio) || folio_test_ksm(folio) ||
-	    __folio_test_movable(folio) || folio_maybe_dma_pinned(folio))
-		return FRAME_BLOCKED;
-	/* What compaction may not move (mm/exchange.c refuses it too) */
-	if (folio_test_unevictable(folio) && !compaction_unevictable_allowed())
-		return FRAME_BLOCKED;
-	/* Anonymous, or shmem: swap-backed without being anonymous */
-	if (folio_test_anon(folio) || folio_test_swapbacked(folio))
-		return FRAME_MOVABLE;
-	return FRAME_BLOCKED;
-}
-
-static unsigned long bits_in(const unsigned long *map, unsigned long from,
-			     unsigned long to)
-{
-	unsigned long n = 0;
-
-	for (; from < to && from % BITS_PER_LONG; from++)
-		n += test_bit(from, map);
-	for (; from + BITS_PER_LONG <= to; from += BITS_PER_LONG)
-		n += hweight_long(map[from / BITS_PER_LONG]);
-	for (; from < to; from++)
-		n += test_bit(from, map);
-	return n;
-}
-
-/*
- * A THP that must be split to reach its target loses its PMD mapping for
- * good; count that as two more copies of it, more than the difference
- * between migrating and exchanging it, so that a window that keeps the
- * range's THPs whole wins whenever one exists.
- */
-#define THP_SPLIT_COST	(2 * PMD_PAGES)
-#define PMD_PAGES	BIT(PMD_ORDER)
-
-/*
- * THPs of the segment (@thps: bitmap of their first pages, may be NULL)
- * that could not move whole if page 0 went to @anchor: their target is not
- * aligned, or is neither a free block nor a THP.
- */
-static unsigned long thp_splits(const struct vma_defrag_frames *frames,
-				const unsigned long *pfns,
-				const unsigned long *thps, unsigned long nr,
-				unsigned long anchor)
-{
-	unsigned long i, t, off, splits = 0;
-
-	if (!thps)
-		return 0;
-	for_each_set_bit(i, thps, nr) {
-		t = anchor + i;
-		off = t - frames->base;
-		if (pfns[i] == t || i + PMD_PAGES > nr)
-			continue;
-		if (IS_ALIGNED(t, PMD_PAGES) &&
-		    (bits_in(frames->free, off, off + PMD_PAGES) == PMD_PAGES ||
-		     (frames->thps && test_bit(off, frames->thps))))
-			continue;
-		splits++;
-	}
-	return splits;
-}
-
-static int cmp_ulong(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a;
-	unsigned long y = *(const unsigned long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/**
- * vma_defrag_choose_window() - the cheapest clean window for a segment
- * @frames: snapshot of the frames to search
- * @pfns: current PFN of each page of the segment, 0 if not present
- * @thps: bitmap of the pages of the segment where a PMD-sized folio starts,
- *	or NULL
- * @nr: pages in the segment
- * @align: congruence in pages (a power of two)
- * @phase: the anchor must be congruent with @phase modulo @align
- * @scratch: room for @nr PFNs
- * @best: filled in with the chosen window
- *
- * A window is clean when none of its frames is blocked. Its cost counts a
- * page already at its target as nothing, one that can migrate into a free
- * target as one copy and one that must be exchanged as three, plus
- * THP_SPLIT_COST for each THP that could not move whole.
- *
- * Return: true if a clean window exists.
- */
-VISIBLE_IF_KUNIT bool
-vma_defrag_choose_window(const struct vma_defrag_frames *frames,
-			 const unsigned long *pfns, const unsigned long *thps,
-			 unsigned long nr, unsigned long align,
-			 unsigned long phase, unsigned long *scratch,
-			 struct vma_defrag_window *best)
-{
-	unsigned long end = frames->base + frames->nr;
-	unsigned long i, n = 0, k = 0, present = 0, first, a;
-	bool found = false;
-
-	if (!nr || nr > frames->nr)
-		return false;
-
-	/* Each present page votes for the anchor that keeps it in place. */
-	for (i = 0; i < nr; i++) {
-		if (!pfns[i])
-			continue;
-		present++;
-		if (pfns[i] < frames->base + i)
-			continue;
-		a = pfns[i] - i;
-		if (a + nr > end || (a & (align - 1)) != phase)
-			continue;
-		scratch[n++] = a;
-	}
-	sort(scratch, n, sizeof(*scratch), cmp_ulong, NULL);
-
-	first = round_down(frames->base, align) + phase;
-	if (first < frames->base)
-		first += align;
-
-	for (a = first; a + nr <= end && a >= first;) {
-		unsigned long off = a - frames->base, blocked, in_place = 0;
-		unsigned long moves, migrations, cost, free;
-
-		blocked = find_next_bit(frames->blocked, off + nr, off);
-		if (blocked < off + nr) {
-			/* The next candidate whose window starts after it */
-			a = first + round_up(frames->base + blocked + 1 - first,
-					     align);
+	while (i < s->nr) {
+		if (!s->pfns[i]) {
+			i++;
 			continue;
 		}
-		while (k < n && scratch[k] < a)
-			k++;
-		while (k < n && scratch[k] == a) {
-			in_place++;
-			k++;
+		for (run = i + 1; run < s->nr && s->pfns[run]; run++)
+			;
+		claim = defrag_claim_add(anchor + i, run - i);
+		if (IS_ERR(claim)) {
+			defrag_claims_drop_to(&ctx->claims, mark);
+			return false;
 		}
-		free = bits_in(frames->free, off, off + nr);
-		moves = present - in_place;
-		migrations = min(free, moves);
-		cost = migrations + 3 * (moves - migrations) +
-		       thp_splits(frames, pfns, thps, nr, a) * THP_SPLIT_COST;
-		/* Equal cost: more free frames keep more THPs whole */
-		if (!found || cost < best->cost ||
-		    (cost == best->cost && free > best->free)) {
-			best->anchor = a;
-			best->in_place = in_place;
-			best->free = free;
-			best->cost = cost;
-			found = true;
-			if (!cost)
-				break;
-		}
-		a += align;
+		defrag_claims_push(&ctx->claims, claim);
+		i = run;
 	}
-	return found;
-}
-EXPORT_SYMBOL_IF_KUNIT(vma_defrag_choose_window);
-
-/*
- * Zones a window may lie in: those a long-term pin may use (not
- * ZONE_MOVABLE, whose pages FOLL_LONGTERM migrates away again), except
- * ZONE_DMA, the few MiB that lowmem_reserve keeps for devices that can
- * address nothing else: user pages are not to be moved into them.
- */
-static bool zone_for_windows(struct zone *zone)
-{
-#ifdef CONFIG_ZONE_DMA
-	if (zone_idx(zone) == ZONE_DMA)
-		return false;
-#endif
-	return zone_idx(zone) != ZONE_MOVABLE && !zone_is_zone_device(zone);
+	return true;
 }
 
 /*
- * An anonymous page is never exchanged with another owner's mapped shmem
- * page (mm/exchange.c would have to unmap it): for a range with
- * anonymous pages, such frames are as good as blocked. A hint, read
- * without locks, like frame_kind().
+ * The first of @regions that holds a clean window for segment @s (its first
+ * page @first), frame by frame, and can be claimed: a new segment.
  */
-static bool frame_mapped_shmem(struct page *page)
+static bool anchor_in_regions(struct defrag_ctx *ctx,
+			      const struct vma_defrag_search *s,
+			      const struct defrag_region *regions, int n,
+			      unsigned long first, struct vma_defrag_window *wp)
 {
-	struct folio *folio = page_folio(page);
+	unsigned long nr = s->nr, align = s->align;
+	struct vma_defrag_window w;
+	struct defrag_segment *seg;
+	int i;
 
-	return !folio_test_anon(folio) && folio_mapped(folio);
-}
+	for (i = 0; i < n; i++) {
+		struct vma_defrag_frames f;
+		u16 *block_free = NULL;
+		u64 t0;
+		bool found;
 
-static void snapshot_zone(struct defrag_zone_frames *zf, bool exchange_only,
-			  bool has_anon)
-{
-	struct vma_defrag_frames *f = &zf->frames;
-	unsigned long i;
-
-	for (i = 0; i < f->nr; i++) {
-		struct page *page = pfn_to_online_page(f->base + i);
-		enum frame_kind kind = FRAME_BLOCKED;
-
-		if (page && page_zone(page) == zf->zone)
-			kind = frame_kind(page);
-		if (kind == FRAME_MOVABLE && has_anon &&
-		    frame_mapped_shmem(page))
-			kind = FRAME_BLOCKED;
-		if (kind == FRAME_BLOCKED ||
-		    (kind == FRAME_FREE && exchange_only))
-			__set_bit(i, f->blocked);
-		else if (kind == FRAME_FREE)
-			__set_bit(i, f->free);
-		else if (PageHead(page) && compound_order(page) == PMD_ORDER)
-			__set_bit(i, f->thps);
-		if (!(i % 4096))
-			cond_resched();
-	}
-}
-
-/* Claimed frames are blocked for everybody else. */
-static void block_claims(struct defrag_ctx *ctx)
-{
-	struct interval_tree_node *it;
-	unsigned int z;
-
-	spin_lock(&claims_lock);
-	for (z = 0; z < ctx->nr_zones; z++) {
-		struct vma_defrag_frames *f = &ctx->zones[z].frames;
-		unsigned long last = f->base + f->nr - 1;
-
-		for (it = interval_tree_iter_first(&claims_tree, f->base, last);
-		     it; it = interval_tree_iter_next(it, f->base, last)) {
-			unsigned long s = max(it->start, f->base);
-			unsigned long e = min(it->last, last);
-
-			bitmap_set(f->blocked, s - f->base, e - s + 1);
-		}
-	}
-	spin_unlock(&claims_lock);
-}
-
-static int snapshot_frames(struct defrag_ctx *ctx)
-{
-	bool exchange_only = ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY;
-	struct zone *zone;
-	unsigned int n = 0;
-
-	for_each_populated_zone(zone)
-		if (zone_for_windows(zone))
-			n++;
-	ctx->zones = kcalloc(n, sizeof(*ctx->zones), GFP_KERNEL);
-	if (!ctx->zones)
-		return -ENOMEM;
-
-	for_each_populated_zone(zone) {
-		struct defrag_zone_frames *zf = &ctx->zones[ctx->nr_zones];
-		struct vma_defrag_frames *f = &zf->frames;
-
-		if (!zone_for_windows(zone) || ctx->nr_zones == n)
+		/* A snapshot of a large region takes a while: not after a kill */
+		if (should_stop(ctx))
+			return false;
+		if (defrag_frames_snapshot(regions[i].zone, regions[i].r.lo,
+					   regions[i].r.hi, s, &f,
+					   &ctx->icost))
+			return false;
+		t0 = ktime_get_ns();
+		found = vma_defrag_choose_window(&f, s->pfns, s->thps, nr,
+						 align, s->phase, ctx->scratch,
+						 &w);
+		if (found)
+			block_free = window_block_free(&f, w.anchor, nr);
+		defrag_frames_free(&f);
+		ctx->icost.search_ns += ktime_get_ns() - t0;
+		if (!found)
 			continue;
-		zf->zone = zone;
-		f->base = zone->zone_start_pfn;
-		f->nr = zone->spanned_pages;
-		f->blocked = kvcalloc(BITS_TO_LONGS(f->nr), sizeof(long),
-				      GFP_KERNEL);
-		f->free = kvcalloc(BITS_TO_LONGS(f->nr), sizeof(long),
-				   GFP_KERNEL);
-		f->thps = kvcalloc(BITS_TO_LONGS(f->nr), sizeof(long),
-				   GFP_KERNEL);
-		ctx->nr_zones++;
-		if (!f->blocked || !f->free || !f->thps)
-			return -ENOMEM;
-		snapshot_zone(zf, exchange_only, ctx->has_anon);
-	}
-	block_claims(ctx);
-	return 0;
-}
-
-static void free_frames(struct defrag_ctx *ctx)
-{
-	unsigned int z;
-
-	for (z = 0; z < ctx->nr_zones; z++) {
-		kvfree(ctx->zones[z].frames.blocked);
-		kvfree(ctx->zones[z].frames.free);
-		kvfree(ctx->zones[z].frames.thps);
-	}
-	kfree(ctx->zones);
-}
-
-/**
- * vma_defrag_windows() - the windows a request could be anchored at now
- * @orders: window sizes, as orders of pages (PMD_ORDER, PUD_ORDER, ...)
- * @nr: entries in @orders and @res
- * @res: filled in, one per order
- *
- * Counts, for each size, the naturally aligned windows that lie in one
- * zone windows may use, and among them the clean ones: no frame blocked
- * (kernel memory, pinned, hugetlb, ...) or claimed by a request. A range
- * whose chunks of that size should all be congruent needs one clean window
- * per chunk. Read without locks, like the anchor search, so it is a
- * snapshot. For administrators and tests: "would a 1 GiB chunk fit now?".
- *
- * Context: process context; may sleep. Scans every frame of those zones.
- * Return: 0, or -ENOMEM.
- */
-int vma_defrag_windows(const unsigned int *orders, unsigned int nr,
-		       struct vma_defrag_window_count *res)
-{
-	static const struct vma_defrag_request req = {};
-	struct defrag_ctx *ctx;
-	unsigned int z, o;
-	int ret;
-
-	/* Only the snapshot is used, but the context is too big for a stack */
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
-	if (!ctx)
-		return -ENOMEM;
-	ctx->req = &req;
-	ret = snapshot_frames(ctx);
-	for (o = 0; !ret && o < nr; o++) {
-		unsigned long size = 1UL << orders[o];
-
-		res[o] = (struct vma_defrag_window_count){
-			.fewest_blocked = ULONG_MAX,
-		};
-		for (z = 0; z < ctx->nr_zones; z++) {
-			struct vma_defrag_frames *f = &ctx->zones[z].frames;
-			unsigned long pfn = ALIGN(f->base, size), blocked;
-
-			for (; pfn + size <= f->base + f->nr; pfn += size) {
-				/* A zone spans holes: those are no window */
-				if (!pfn_to_online_page(pfn) ||
-				    !pfn_to_online_page(pfn + size - 1))
-					continue;
-				blocked = bits_in(f->blocked, pfn - f->base,
-						  pfn - f->base + size);
-				res[o].windows++;
-				res[o].clean += !blocked;
-				res[o].fewest_blocked =
-					min(res[o].fewest_blocked, blocked);
-				cond_resched();
-			}
+		/* Claimed by another request since the snapshot: go on */
+		if (!claim_window(ctx, s, w.anchor)) {
+			kvfree(block_free);
+			continue;
 		}
-		if (!res[o].windows)
-			res[o].fewest_blocked = 0;
+		seg = &ctx->segs[ctx->nr_segs++];
+		seg->first = first;
+		seg->nr = nr;
+		seg->anchor = w.anchor;
+		seg->align = align;
+		seg->zone = regions[i].zone;
+		seg->block_free = block_free;
+		*wp = w;
+		return true;
 	}
-	free_frames(ctx);
-	kfree(ctx);
-	return ret;
-}
-EXPORT_SYMBOL_GPL(vma_defrag_windows);
-
-static void block_window(struct defrag_ctx *ctx, unsigned long pfn,
-			 unsigned long nr)
-{
-	unsigned int z;
-
-	for (z = 0; z < ctx->nr_zones; z++) {
-		struct vma_defrag_frames *f = &ctx->zones[z].frames;
-
-		if (pfn >= f->base && pfn + nr <= f->base + f->nr)
-			bitmap_set(f->blocked, pfn - f->base, nr);
-	}
+	return false;
 }
 
-/* Anchor [first, first + nr) at @align, in any zone; claim the window. */
+/*
+ * Anchor [first, first + nr) at @align: the index proposes regions, the
+ * first that holds a clean window frame by frame and can be claimed wins.
+ */
 static bool anchor_segment(struct defrag_ctx *ctx, unsigned long first,
 			   unsigned long nr, unsigned long align)
 {
-	unsigned long phase = (ctx->key_pfn + first) & (align - 1);
-	struct vma_defrag_window best, w;
-	struct defrag_segment *seg;
-	struct defrag_claim *claim;
-	bool found = false;
-	unsigned int z;
+	struct vma_defrag_search s = {
+		.exchange_only = ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY,
+		.has_anon = ctx->has_anon,
+		.pfns = ctx->pfns + first,
+		.thps = ctx->seg_thps,
+		.nr = nr,
+		.align = align,
+		.phase = (ctx->key_pfn + first) & (align - 1),
+		.scratch = ctx->scratch,
+		.deadline = ctx->req->max_ns ? ctx->deadline : 0,
+	};
+	struct defrag_region regions[DEFRAG_REGIONS];
+	struct vma_defrag_window w;
+	int n, round;
 
-	if (ctx->nr_segs == ctx->max_segs)
+	if (should_stop(ctx) || !grow_segs(ctx))
 		return false;
 	/* The segment's THPs, counted from its first page */
 	bitmap_shift_right(ctx->seg_thps, ctx->thps, first, first + nr);
-	for (z = 0; z < ctx->nr_zones; z++) {
-		if (!vma_defrag_choose_window(&ctx->zones[z].frames,
-					      ctx->pfns + first, ctx->seg_thps,
-					      nr, align, phase, ctx->scratch,
-					      &w))
-			continue;
-		if (!found || w.cost < best.cost ||
-		    (w.cost == best.cost && w.free > best.free))
-			best = w;
-		found = true;
+	/*
+	 * Regions the counts got wrong are recounted by their snapshot, so
+	 * the next round of the search sees them as they are.
+	 */
+	for (round = 0, n = 1; round < DEFRAG_ROUNDS && n > 0; round++) {
+		n = defrag_index_regions(&s, regions, DEFRAG_REGIONS,
+					 &ctx->cache, &ctx->icost);
+		if (n < 0) {
+			search_stopped(ctx, n);
+			return false;
+		}
+		if (anchor_in_regions(ctx, &s, regions, n, first, &w))
+			return true;
+		if (should_stop(ctx))
+			return false;
 	}
-	if (!found)
-		return false;
+	return false;
+}
 
-	claim = claim_add(best.anchor, nr, ctx->req->start + first * PAGE_SIZE,
-			  nr * PAGE_SIZE);
-	if (!claim)
-		return false;
-	block_window(ctx, best.anchor, nr);
-	seg = &ctx->segs[ctx->nr_segs++];
-	seg->claim = claim;
-	seg->first = first;
-	seg->nr = nr;
-	seg->anchor = best.anchor;
-	seg->align = align;
-	return true;
+/*
+ * Trim [*first, *first + *nr) to the whole chunks of @align pages of key
+ * space that hold its present pages; returns how many are present (0: the
+ * piece is left as it was).
+ */
+static unsigned long trim_to_present(const struct defrag_ctx *ctx,
+				     unsigned long *first, unsigned long *nr,
+				     unsigned long align)
+{
+	unsigned long lo = *first, end = *first + *nr, hi, i, n = 0;
+
+	for (i = lo; i < end; i++) {
+		if (!ctx->pfns[i])
+			continue;
+		if (!n++)
+			lo = i;
+		hi = i + 1;
+	}
+	if (!n)
+		return 0;
+	/* In key space: the chunk of the first page may start before @first */
+	lo = max(ctx->key_pfn + *first, round_down(ctx->key_pfn + lo, align));
+	hi = min(ctx->key_pfn + end, round_up(ctx->key_pfn + hi, align));
+	*first = lo - ctx->key_pfn;
+	*nr = hi - lo;
+	return n;
 }
 
 /*
  * Anchor [first, first + nr) at alignment ctx->aligns[level], cutting it in
  * two at a chunk boundary of key space when no window holds it whole.
+ * Only the chunks holding present pages are anchored, and a chunk less
+ * than half populated is not worth a window of a page size above the
+ * smallest (the device could not map it whole anyway; a sparse range
+ * would search for 1 GiB windows for a few pages): it is tried at the
+ * next size down.
  */
 static void plan(struct defrag_ctx *ctx, unsigned long first,
 		 unsigned long nr, unsigned int level)
 {
-	unsigned long align = ctx->aligns[level], mid;
+	unsigned long align = ctx->aligns[level], mid, present;
 
-	if (fatal_signal_pending(current))
+	if (should_stop(ctx))
 		return;
+	present = trim_to_present(ctx, &first, &nr, align);
+	if (!present)
+		return;
+	if (level > 1 && 2 * present < nr) {
+		plan(ctx, first, nr, level - 1);
+		return;
+	}
 	if (anchor_segment(ctx, first, nr, align))
 		return;
-	/* Below the smallest large page size there is nothing to gain. */
-	if (level == 0)
+	if (ctx->stop)
 		return;
 
 	/* In key space, where nothing below the range's key can wrap */
 	mid = round_down(ctx->key_pfn + first + nr / 2, align);
-	if (mid > ctx->key_pfn + first && mid < ctx->key_pfn + first + nr) {
+	if (level && mid > ctx->key_pfn + first &&
+	    mid < ctx->key_pfn + first + nr) {
 		mid -= ctx->key_pfn;
 		plan(ctx, first, mid - first, level);
 		plan(ctx, mid, first + nr - mid, level);
 	} else if (level > 1) {
 		/* One chunk at this size, or less: try the next size down. */
 		plan(ctx, first, nr, level - 1);
+	} else {
+		/*
+		 * No window even for one chunk of the smallest large page
+		 * size (a base-page window is no gain): its pages stay where
+		 * they are, counted.
+		 */
+		ctx->stats->failed[VMA_DEFRAG_FAIL_NO_WINDOW] += present;
 	}
 }
 
@@ -1230,7 +865,8 @@ VISIBLE_IF_KUNIT struct folio *vma_defrag_target_folio(unsigned long pfn)
 	folio = page_folio(page);
 	if (!folio_try_get(folio))
 		return NULL;
-	if (page_folio(page) != folio || frame_kind(page) != FRAME_MOVABLE) {
+	if (page_folio(page) != folio ||
+	    defrag_frame_kind(page) != FRAME_MOVABLE) {
 		folio_put(folio);
 		return NULL;
 	}
@@ -1242,7 +878,7 @@ static bool target_free(unsigned long pfn)
 {
 	struct page *page = pfn_to_online_page(pfn);
 
-	return page && frame_kind(page) == FRAME_FREE;
+	return page && defrag_frame_kind(page) == FRAME_FREE;
 }
 
 /*
@@ -1438,7 +1074,7 @@ static unsigned long defrag_page(struct defrag_ctx *ctx,
 
 struct window_isolation {
 	unsigned long *isolated;	/* a bit per pageblock of the window */
-	const struct vma_defrag_frames *frames;	/* the zone's snapshot */
+	const u16 *block_free;		/* free frames per pageblock */
 	struct zone *zone;
 	unsigned long base;		/* PFN of its first pageblock */
 	unsigned long nr;		/* its pageblocks */
@@ -1451,20 +1087,13 @@ static void isolation_init(struct defrag_ctx *ctx,
 			   struct window_isolation *iso,
 			   const struct defrag_segment *seg)
 {
-	unsigned int z;
-
 	iso->base = pageblock_start_pfn(seg->anchor);
 	iso->nr = (pageblock_align(seg->anchor + seg->nr) - iso->base) /
 		  pageblock_nr_pages;
-	for (z = 0; z < ctx->nr_zones; z++) {
-		const struct vma_defrag_frames *f = &ctx->zones[z].frames;
-
-		if (seg->anchor >= f->base && seg->anchor < f->base + f->nr) {
-			iso->frames = f;
-			iso->zone = ctx->zones[z].zone;
-		}
-	}
-	if (iso->frames)
+	iso->zone = seg->zone;
+	iso->block_free = seg->block_free;
+	/* Without the counts, no isolation: the moves work without */
+	if (iso->block_free)
 		iso->isolated = bitmap_zalloc(iso->nr, GFP_KERNEL);
 }
 
@@ -1472,13 +1101,7 @@ static void isolation_init(struct defrag_ctx *ctx,
 static unsigned long pageblock_free(const struct window_isolation *iso,
 				    unsigned long i)
 {
-	const struct vma_defrag_frames *f = iso->frames;
-	unsigned long from = iso->base + i * pageblock_nr_pages;
-	unsigned long to = from + pageblock_nr_pages;
-
-	from = clamp(from, f->base, f->base + f->nr);
-	to = clamp(to, f->base, f->base + f->nr);
-	return bits_in(f->free, from - f->base, to - f->base);
+	return iso->block_free[i];
 }
 
 static void release_isolated(struct window_isolation *iso, unsigned long end)
@@ -1623,32 +1246,111 @@ static void defrag_segment(struct defrag_ctx *ctx,
 /* The request */
 
 /*
+ * The first address in [@va, @end) where @mm may map a page: @va itself
+ * unless a VMA boundary or a table of nothing (an empty PGD, P4D, PUD or
+ * PMD entry) lies in the way, which is crossed a table at a time, so that
+ * a sparse range costs what it maps. Page tables above the PTE level go
+ * away only under mmap_lock for write; a racing fault only makes the
+ * answer stale, as any snapshot. @end if nothing is mapped. Called with
+ * mmap_lock held.
+ */
+static unsigned long next_mapped(struct mm_struct *mm, unsigned long va,
+				 unsigned long end)
+{
+	while (va < end) {
+		struct vm_area_struct *vma = find_vma(mm, va);
+		unsigned long stop;
+		pgd_t *pgd;
+		p4d_t *p4d;
+		pud_t *pud, pudv;
+		pmd_t *pmd;
+
+		if (!vma || vma->vm_start >= end)
+			return end;
+		va = max(va, vma->vm_start);
+		stop = min(vma->vm_end, end);
+		if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_HUGETLB)) {
+			va = stop;
+			continue;
+		}
+		pgd = pgd_offset(mm, va);
+		if (pgd_none(pgdp_get(pgd))) {
+			va = pgd_addr_end(va, stop);
+			continue;
+		}
+		p4d = p4d_offset(pgd, va);
+		if (p4d_none(p4dp_get(p4d))) {
+			va = p4d_addr_end(va, stop);
+			continue;
+		}
+		pud = pud_offset(p4d, va);
+		pudv = pudp_get(pud);
+		if (pud_none(pudv)) {
+			va = pud_addr_end(va, stop);
+			continue;
+		}
+		if (!pud_present(pudv) || pud_leaf(pudv))
+			return va;
+		pmd = pmd_offset(pud, va);
+		if (pmd_none(pmdp_get_lockless(pmd))) {
+			va = pmd_addr_end(va, stop);
+			continue;
+		}
+		return va;
+	}
+	return end;
+}
+
+/*
  * Read the PFN behind each page of [first, first + nr) into ctx->pfns, 0
- * where nothing is mapped, under one hold of mmap_lock. @thps, if not
- * NULL, gets the pages where a PMD-sized folio starts. Returns the pages
- * present, or -EINTR.
+ * where nothing is mapped, under one hold of mmap_lock; unmapped stretches
+ * are crossed a page table at a time (next_mapped()). @thps, if not NULL,
+ * gets the pages where a PMD-sized folio starts. Returns the pages
+ * present, -EINTR, or -ETIME when the request's time ran out.
  */
 static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
 		      unsigned long nr, unsigned long *thps)
 {
-	unsigned long i, va;
+	unsigned long i, va, end = first + nr, steps = 0;
+	bool after_hole = true;
 	long present = 0;
 
-	if (mmap_read_lock_killable(ctx->mm))
+	if (mmap_read_lock_killable(ctx->mm)) {
+		ctx->stop = -EINTR;
 		return -EINTR;
-	for (i = first; i < first + nr; i++) {
+	}
+	for (i = first; i < end; i++) {
 		struct vm_area_struct *vma;
 		struct folio_walk fw;
 		struct folio *folio;
+		unsigned long next;
 
-		ctx->pfns[i] = 0;
+		if (!(++steps % 512)) {
+			cond_resched();
+			if (should_stop(ctx)) {
+				present = ctx->stop < 0 ? ctx->stop : -ETIME;
+				break;
+			}
+		}
 		va = ctx->req->start + i * PAGE_SIZE;
+		/* Where one page is missing, whole tables may be */
+		next = after_hole ? next_mapped(ctx->mm, va, ctx->req->start +
+						end * PAGE_SIZE) : va;
+		if (next > va) {
+			next = (next - ctx->req->start) >> PAGE_SHIFT;
+			memset(ctx->pfns + i, 0, (next - i) * sizeof(*ctx->pfns));
+			i = next - 1;
+			continue;
+		}
+		ctx->pfns[i] = 0;
+		after_hole = true;
 		vma = vma_lookup(ctx->mm, va);
 		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_HUGETLB)))
 			continue;
 		folio = folio_walk_start(&fw, vma, va, 0);
 		if (!folio)
 			continue;
+		after_hole = false;
 		ctx->pfns[i] = page_to_pfn(fw.page);
 		present++;
 		ctx->has_anon |= folio_test_anon(folio);
@@ -1656,8 +1358,6 @@ static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
 		    folio_order(folio) == PMD_ORDER)
 			__set_bit(i, thps);
 		folio_walk_end(&fw, vma);
-		if (!(i % 512))
-			cond_resched();
 	}
 	mmap_read_unlock(ctx->mm);
 	return present;
@@ -1667,23 +1367,24 @@ static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
  * The alignments worth anchoring at: every page size of the bitmap that
  * has a whole aligned chunk in the key range, plus the base page.
  */
-static int choose_aligns(struct defrag_ctx *ctx)
+static int choose_aligns(const struct vma_defrag_request *req,
+			 unsigned long *aligns, unsigned int *nr)
 {
-	const struct vma_defrag_request *req = ctx->req;
 	unsigned long sizes = req->pgsize_bitmap & ~(PAGE_SIZE - 1);
 	unsigned int bit;
 
 	if (!(req->pgsize_bitmap & PAGE_SIZE))
 		return -EINVAL;
-	ctx->aligns[ctx->nr_aligns++] = 1;
+	*nr = 0;
+	aligns[(*nr)++] = 1;
 	for_each_set_bit(bit, &sizes, BITS_PER_LONG) {
 		u64 size = 1ULL << bit;
 
-		if (bit == PAGE_SHIFT || ctx->nr_aligns == ARRAY_SIZE(ctx->aligns))
+		if (bit == PAGE_SHIFT || *nr == DEFRAG_MAX_ALIGNS)
 			continue;
 		if (round_up(req->key, size) + size > req->key + req->len)
 			break;
-		ctx->aligns[ctx->nr_aligns++] = size >> PAGE_SHIFT;
+		aligns[(*nr)++] = size >> PAGE_SHIFT;
 	}
 	return 0;
 }
@@ -1698,18 +1399,6 @@ static int check_request(const struct vma_defrag_request *req)
 	if (req->start + req->len > TASK_SIZE_MAX)
 		return -EINVAL;
 	return 0;
-}
-
-/* Tie the claims of segments [from, nr_segs) to their virtual ranges. */
-static void watch_claims(struct defrag_ctx *ctx, unsigned int from)
-{
-	unsigned int s;
-
-	for (s = from; s < ctx->nr_segs; s++) {
-		claim_watch(ctx->segs[s].claim, ctx->mm);
-		/* From here on the claim may go away with its range. */
-		ctx->segs[s].claim = NULL;
-	}
 }
 
 /* Move the pages of every segment; anchor failed chunks again, once. */
@@ -1747,13 +1436,14 @@ static void move_all(struct defrag_ctx *ctx)
 			/* Its pages may have moved: read them again */
 			if (read_pfns(ctx, first, nr, NULL) < 0)
 				break;
-			mutex_lock(&anchor_lock);
-			block_claims(ctx);
+			if (defrag_index_get(&ctx->icost, ctx->req->max_ns ?
+					     ctx->deadline : 0, &ctx->cache))
+				break;
 			anchor_segment(ctx, first, nr, seg.align);
-			mutex_unlock(&anchor_lock);
+			defrag_index_put(0, ctx->req->max_ns ? ctx->deadline : 0,
+					 &ctx->icost, &ctx->cache);
 			if (ctx->nr_segs == before)
 				continue;
-			watch_claims(ctx, before);
 			ctx->stats->reanchors++;
 			/* Its pages get another go: the new window tells */
 			ctx->stats->failed[VMA_DEFRAG_FAIL_UNMOVABLE] -=
@@ -1764,6 +1454,106 @@ static void move_all(struct defrag_ctx *ctx)
 		kvfree(ctx->reanchor_fails);
 		ctx->reanchor_fails = NULL;
 	}
+}
+
+/*
+ * A request works on its range a slice at a time: one chunk of key space of
+ * the largest usable page size, and at least 1 GiB, so that no chunk a
+ * device could map whole is cut, the per-page arrays of a request stay
+ * bounded whatever the range's size, and a sparse range costs only what it
+ * maps (next_mapped() skips what holds nothing).
+ */
+#define DEFRAG_SLICE_PAGES	(SZ_1G / PAGE_SIZE)
+
+static int slice_size(const struct vma_defrag_request *req,
+		      unsigned long *pages)
+{
+	unsigned long aligns[DEFRAG_MAX_ALIGNS];
+	unsigned int nr;
+	int ret = choose_aligns(req, aligns, &nr);
+
+	if (ret)
+		return ret;
+	*pages = max(DEFRAG_SLICE_PAGES, aligns[nr - 1]);
+	return 0;
+}
+
+/*
+ * Plan and move the pages of [first, first + nr) of the request: a slice,
+ * seen as a request of its own through ctx->slice.
+ */
+static int defrag_slice(struct defrag_ctx *ctx, unsigned long first,
+			unsigned long nr)
+{
+	const struct vma_defrag_request *req = ctx->req;
+	struct vma_defrag_stats *stats = ctx->stats;
+	unsigned int i;
+	long present;
+	u64 t1;
+	int ret;
+
+	ctx->slice = *req;
+	ctx->slice.start = req->start + first * PAGE_SIZE;
+	ctx->slice.key = req->key + first * PAGE_SIZE;
+	ctx->slice.len = nr * PAGE_SIZE;
+	ctx->req = &ctx->slice;
+	ctx->nr_pages = nr;
+	ctx->key_pfn = ctx->slice.key >> PAGE_SHIFT;
+	ctx->has_anon = false;
+	ctx->nr_segs = 0;
+	bitmap_zero(ctx->thps, nr);
+	bitmap_zero(ctx->refault, nr);
+	bitmap_zero(ctx->retry, nr);
+	ret = choose_aligns(ctx->req, ctx->aligns, &ctx->nr_aligns);
+	if (ret)
+		goto out;
+
+	present = read_pfns(ctx, 0, nr, ctx->thps);
+	ret = present < 0 && present != -ETIME ? present : 0;
+	/* Nothing populated: nothing to move, and no window to claim */
+	if (present <= 0)
+		goto out;
+	stats->present += present;
+
+	/*
+	 * Pages in per-CPU batches can be neither isolated nor taken, and a
+	 * page not yet on the LRU reads as blocked to the window search.
+	 * Once per request, and only once there are pages and time to work
+	 * with: the drains wait for every CPU.
+	 */
+	if (!ctx->drained && !should_stop(ctx)) {
+		lru_add_drain_all();
+		drain_all_pages(NULL);
+		ctx->drained = true;
+	}
+	t1 = ktime_get_ns();
+	ret = defrag_index_get(&ctx->icost, req->max_ns ? ctx->deadline : 0,
+			       &ctx->cache);
+	if (ret)
+		goto out;
+	plan(ctx, 0, nr, ctx->nr_aligns - 1);
+	/* Recount twice as much of the index as this slice spans, and more */
+	defrag_index_put(2 * DIV_ROUND_UP(present, pageblock_nr_pages) +
+			 DEFRAG_INDEX_RECOUNT, req->max_ns ? ctx->deadline : 0,
+			 &ctx->icost, &ctx->cache);
+	stats->plan_ns += ktime_get_ns() - t1;
+
+	move_all(ctx);
+	stats->segments += ctx->nr_segs;
+out:
+	release_held(ctx);
+	for (i = 0; i < ctx->nr_segs; i++) {
+		kvfree(ctx->segs[i].block_free);
+		ctx->segs[i].block_free = NULL;
+	}
+	ctx->nr_segs = 0;
+	ctx->req = req;
+	if (ret == -EINTR) {
+		/* Stopped like a move would be: what was done is reported */
+		ctx->stop = -EINTR;
+		ret = 0;
+	}
+	return ret;
 }
 
 /**
@@ -1779,11 +1569,16 @@ static void move_all(struct defrag_ctx *ctx)
  * at hand; see the top of this file. Pages not populated are left alone:
  * the only pages faulted in are the range's own shmem pages that an
  * exchange unmapped. Best effort: pages that cannot move are counted in
- * @stats->failed and left where they are.
+ * @stats->failed and left where they are. A range is worked on a slice of
+ * key space at a time (1 GiB, or the largest usable page size if larger),
+ * so what a request allocates is bounded by the slice, and a sparse range
+ * costs what it maps; a range longer than a slice may end up in one run
+ * per slice.
  *
- * The frames chosen stay claimed, steering other requests elsewhere, until
- * the range is unmapped or vma_defrag_release() is called for it; a new
- * request for the same range replaces its claims.
+ * The frames chosen for the present pages are claimed, steering other
+ * requests elsewhere, while the request runs; with @req->claims they are
+ * handed over to the caller, who drops them with vma_defrag_unclaim() once
+ * it has pinned the range.
  *
  * Context: process context; may sleep. Takes mmap_lock for read, briefly,
  * many times; must be called without it.
@@ -1794,9 +1589,9 @@ static void move_all(struct defrag_ctx *ctx)
 int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 		     struct vma_defrag_stats *stats)
 {
-	struct defrag_ctx *ctx;
+	unsigned long slice_pages, done, va, end;
 	u64 t0 = ktime_get_ns();
-	long present;
+	struct defrag_ctx *ctx;
 	int ret;
 
 	memset(stats, 0, sizeof(*stats));
@@ -1809,74 +1604,72 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 	ctx->mm = mm;
 	ctx->req = req;
 	ctx->stats = stats;
-	ctx->nr_pages = req->len >> PAGE_SHIFT;
-	ctx->key_pfn = req->key >> PAGE_SHIFT;
 	ctx->deadline = t0 + req->max_ns;
 	xa_init(&ctx->held);
-	stats->pages = ctx->nr_pages;
-	ret = choose_aligns(ctx);
+	stats->pages = req->len >> PAGE_SHIFT;
+	ret = slice_size(req, &slice_pages);
 	if (ret)
 		goto out;
 
+	/* Per page of a slice; charged to the caller */
 	ret = -ENOMEM;
-	ctx->pfns = kvcalloc(ctx->nr_pages, sizeof(*ctx->pfns), GFP_KERNEL);
-	ctx->scratch = kvcalloc(ctx->nr_pages, sizeof(*ctx->scratch),
-				GFP_KERNEL);
-	ctx->thps = kvcalloc(BITS_TO_LONGS(ctx->nr_pages), sizeof(long),
-			     GFP_KERNEL);
-	ctx->seg_thps = kvcalloc(BITS_TO_LONGS(ctx->nr_pages), sizeof(long),
-				 GFP_KERNEL);
-	ctx->refault = kvcalloc(BITS_TO_LONGS(ctx->nr_pages), sizeof(long),
-				GFP_KERNEL);
-	ctx->retry = kvcalloc(BITS_TO_LONGS(ctx->nr_pages), sizeof(long),
-			      GFP_KERNEL);
-	/* Enough for halving down to single chunks, and a re-anchor each */
-	ctx->max_segs = 4 * DIV_ROUND_UP(ctx->nr_pages,
-					 ctx->aligns[ctx->nr_aligns - 1]) + 4;
-	ctx->segs = kvcalloc(ctx->max_segs, sizeof(*ctx->segs), GFP_KERNEL);
-	if (!ctx->pfns || !ctx->scratch || !ctx->segs || !ctx->thps ||
-	    !ctx->seg_thps || !ctx->refault || !ctx->retry)
+	ctx->max_pages = min(slice_pages, stats->pages);
+	ctx->pfns = kvcalloc(ctx->max_pages, sizeof(*ctx->pfns), DEFRAG_GFP);
+	ctx->scratch = kvcalloc(ctx->max_pages, sizeof(*ctx->scratch),
+				DEFRAG_GFP);
+	ctx->thps = bitmap_kvzalloc(ctx->max_pages);
+	ctx->seg_thps = bitmap_kvzalloc(ctx->max_pages);
+	ctx->refault = bitmap_kvzalloc(ctx->max_pages);
+	ctx->retry = bitmap_kvzalloc(ctx->max_pages);
+	if (!ctx->pfns || !ctx->scratch || !ctx->thps || !ctx->seg_thps ||
+	    !ctx->refault || !ctx->retry)
 		goto out;
+	ret = 0;
 
-	/* This range's earlier claims must not block its own new windows. */
-	vma_defrag_release(mm, req->start, req->len);
-	/* Pages in per-CPU batches can be neither isolated nor taken. */
-	lru_add_drain_all();
-	drain_all_pages(NULL);
+	/*
+	 * Slice by slice, each one chunk of key space at the slice size (its
+	 * ends the range's), skipping what is not mapped at all.
+	 */
+	for (done = 0; done < stats->pages && !ret && !should_stop(ctx);) {
+		unsigned long key = req->key + done * PAGE_SIZE, nr;
 
-	present = read_pfns(ctx, 0, ctx->nr_pages, ctx->thps);
-	ret = present < 0 ? present : 0;
-	/* Nothing populated: nothing to move, and no window to claim */
-	if (present <= 0)
-		goto out;
-	stats->present = present;
-
-	mutex_lock(&anchor_lock);
-	ret = snapshot_frames(ctx);
-	if (!ret)
-		plan(ctx, 0, ctx->nr_pages, ctx->nr_aligns - 1);
-	mutex_unlock(&anchor_lock);
-	watch_claims(ctx, 0);
-	if (ret)
-		goto out;
-
-	move_all(ctx);
-	stats->segments = ctx->nr_segs - stats->reanchors;
+		nr = min((round_down(key, slice_pages * PAGE_SIZE) +
+			  slice_pages * PAGE_SIZE - key) >> PAGE_SHIFT,
+			 stats->pages - done);
+		va = req->start + done * PAGE_SIZE;
+		end = va + nr * PAGE_SIZE;
+		if (mmap_read_lock_killable(mm)) {
+			ctx->stop = -EINTR;
+			break;
+		}
+		va = next_mapped(mm, va, end);
+		mmap_read_unlock(mm);
+		if (va < end)
+			ret = defrag_slice(ctx, done, nr);
+		done += nr;
+	}
+	stats->segments -= stats->reanchors;
 	stats->partial = ctx->stop != 0;
-	ret = ctx->stop < 0 ? ctx->stop : 0;
+	if (!ret && ctx->stop < 0)
+		ret = ctx->stop;
 out:
-	release_held(ctx);
-
-	free_frames(ctx);
-	kvfree(ctx->segs);
+	/* The moves are done: the caller's pin takes over, or nothing */
+	if (req->claims)
+		defrag_claims_splice(req->claims, &ctx->claims);
+	else
+		vma_defrag_unclaim(&ctx->claims);
 	kvfree(ctx->retry);
 	kvfree(ctx->refault);
 	kvfree(ctx->seg_thps);
 	kvfree(ctx->thps);
 	kvfree(ctx->scratch);
 	kvfree(ctx->pfns);
-	kfree(ctx);
+	kvfree(ctx->segs);
+	stats->index_ns = ctx->icost.build_ns + ctx->icost.refresh_ns;
+	stats->search_ns = ctx->icost.search_ns + ctx->icost.snapshot_ns;
+	stats->index_blocks = ctx->icost.blocks_counted;
 	stats->ns = ktime_get_ns() - t0;
+	kfree(ctx);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vma_defrag_range);

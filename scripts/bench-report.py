@@ -118,6 +118,8 @@ def metrics(rec, events):
         out.update({"regress_checks": r["checks"],
                     "regress_failed": r["failed"],
                     "regress_failures": ", ".join(r["failures"]) or "-"})
+    elif rec["scenario"] == "prepare-scale":
+        out["scale"] = r
     elif rec["scenario"].startswith("contigctl-"):
         lay = r.get("layout") or {}
         out.update({"runs": lay.get("runs"),
@@ -359,7 +361,7 @@ def plot_perftest(points, png):
     return None
 
 
-SEPARATE_TABLES = ("vfio-policy", "rdma-policy", "perftest")
+SEPARATE_TABLES = ("vfio-policy", "rdma-policy", "perftest", "prepare-scale")
 
 
 def table(results):
@@ -395,17 +397,102 @@ def table(results):
     print_rows(head, lines)
 
 
+def gib(mem):
+    """'16G' -> 16, for ordering the guest sizes"""
+    return int(mem.rstrip("G")) if mem.rstrip("G").isdigit() else 0
+
+
+def ms_spread(values):
+    """median (min-max) of ns values, in ms"""
+    v = sorted(values)
+    n = len(v)
+    med = v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    return med, f"{med / 1e6:.1f} ({v[0] / 1e6:.1f}-{v[-1] / 1e6:.1f})"
+
+
+# Issue targets: a request on the largest guest against the smallest
+SCALE_TARGETS = {"2M": 1.25, "64M": 1.5}
+
+
+def scale_table(results):
+    """The guest-size sweep: PREPARE time by request size and guest size,
+    medians with min-max, the ratio of the largest guest to the smallest;
+    then two requests at once against one."""
+    rows = [r for r in results if r["scenario"] == "prepare-scale"]
+    if not rows:
+        return
+    mems = sorted({r["memory"] for r in rows}, key=gib)
+    by = {(r["memory"], r["side"]): r["scale"] for r in rows}
+    print()
+    print("PREPARE cost by guest size (bench kernel, 4 KiB pages interleaved "
+          "with another buffer: every page moves; ms, median (min-max))")
+    head = ["request"] + mems + [f"{mems[-1]}/{mems[0]}", "target", "verdict"]
+    out = [head]
+    for size in ("2M", "64M"):
+        cells, meds = [f"{size} total"], []
+        for m in mems:
+            s = by.get((m, f"request-{size}"))
+            if not s:
+                cells.append("-")
+                meds.append(None)
+                continue
+            med, text = ms_spread(s["ns"])
+            cells.append(text)
+            meds.append(med)
+        ratio = meds[-1] / meds[0] if meds and meds[0] and meds[-1] else None
+        target = SCALE_TARGETS[size]
+        cells += [f"{ratio:.2f}x" if ratio else "-", f"<= {target}x",
+                  "-" if ratio is None else
+                  ("met" if ratio <= target else "missed")]
+        out.append(cells)
+        cells = [f"{size} plan"]
+        for m in mems:
+            s = by.get((m, f"request-{size}"))
+            cells.append(ms_spread(s["plan_ns"])[1] if s else "-")
+        out.append(cells + ["", "", ""])
+    cells = ["index build"]
+    for m in mems:
+        w = [v for (mm, side), v in by.items()
+             if mm == m and side.startswith("warmup")]
+        cells.append(f"{w[0]['index_ns'] / 1e6:.1f} ({w[0]['index_blocks']} "
+                     "blocks)" if w else "-")
+    out.append(cells + ["", "", ""])
+    cells = ["2 at once / 1"]
+    for m in mems:
+        c = [v for (mm, side), v in by.items()
+             if mm == m and side.startswith("concurrent")]
+        if c:
+            ratios = sorted(t / o for t, o in zip(c[0]["two_ns"],
+                                                  c[0]["one_ns"]) if o)
+            cells.append(f"{c[0]['median_ratio']:.2f}x "
+                         f"({ratios[0]:.2f}-{ratios[-1]:.2f})" if ratios
+                         else "-")
+        else:
+            cells.append("-")
+    out.append(cells + ["", "< 2x", ""])
+    widths = [max(len(str(row[i])) for row in out if i < len(row))
+              for i in range(len(head))]
+    for row in out:
+        print("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(row)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--console", required=True)
+    ap.add_argument("--console", required=True, action="append",
+                    help="a guest's console log; again for each guest")
     ap.add_argument("--qemu-trace")
     ap.add_argument("--guest-rc", type=int, default=0)
     ap.add_argument("--json", required=True)
     args = ap.parse_args()
 
-    lines = open(args.console, errors="replace").read().splitlines()
     events = iotlb_counts(args.qemu_trace) if args.qemu_trace else None
     results, errors = [], []
+    lines = []
+    for console in args.console:
+        guest = open(console, errors="replace").read().splitlines()
+        if not any("CONTIG-GUEST-DONE" in l for l in guest):
+            errors.append(f"guest did not finish: {console}")
+        lines += guest
     # What the guest chose to show as is (make demo's contigctl runs)
     for line in lines:
         m = re.search(r"CONTIG-SHOW (.*)", line)
@@ -422,8 +509,8 @@ def main():
         if m:
             errors.append(m.group(1))
     splats = [l for l in lines if SPLAT_RE.search(l)]
-    if not any("CONTIG-GUEST-DONE" in l for l in lines) or args.guest_rc:
-        errors.append(f"guest did not finish (qemu exit {args.guest_rc})")
+    if args.guest_rc:
+        errors.append(f"a guest did not finish (qemu exit {args.guest_rc})")
     errors += ["kernel splat: " + s for s in splats[:5]]
 
     with open(args.json, "w") as f:
@@ -432,6 +519,7 @@ def main():
         table(results)
         vfio_table(results)
         rdma_table(results)
+        scale_table(results)
         png = args.json.rsplit("/", 1)[0] + "/perftest-bw" + (
             "-demo" if args.json.endswith("-demo.json") else "") + ".png"
         err = perftest_table(results, png)

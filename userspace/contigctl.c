@@ -113,6 +113,7 @@ static const char *const fail_names[] = {
 	[CONTIG_DMA_FAIL_NOMEM]		= "nomem",
 	[CONTIG_DMA_FAIL_MIGRATE]	= "migrate",
 	[CONTIG_DMA_FAIL_SPLIT]		= "split",
+	[CONTIG_DMA_FAIL_NO_WINDOW]	= "no_window",
 };
 
 __attribute__((format(printf, 1, 2)))
@@ -932,7 +933,9 @@ static void print_prepare(const struct req *r,
 	printf("time    %.3f s", secs);
 	if (r->len)
 		printf("  (%.2f ms/MiB)", m->ns / 1e6 / ((double)r->len / MIB));
-	putchar('\n');
+	printf("  plan %.3f s (index %.3f s, %llu pageblocks; search %.3f s)\n",
+	       p->times.plan_ns / 1e9, p->times.index_ns / 1e9,
+	       ULL(p->times.index_blocks), p->times.search_ns / 1e9);
 	if (m->partial)
 		printf("stopped early: a time or page bound was reached\n");
 }
@@ -962,9 +965,13 @@ static void json_prepare(const struct req *r,
 	}
 	if (other)
 		printf(",\"other\":%llu", other);
-	printf("},\"segments\":%u,\"reanchors\":%u,\"partial\":%s,\"ns\":%llu}}\n",
+	printf("},\"segments\":%u,\"reanchors\":%u,\"partial\":%s,\"ns\":%llu},",
 	       m->segments, m->reanchors, m->partial ? "true" : "false",
 	       ULL(m->ns));
+	printf("\"times\":{\"plan_ns\":%llu,\"index_ns\":%llu,\"search_ns\":%llu,"
+	       "\"index_blocks\":%llu}}\n", ULL(p->times.plan_ns),
+	       ULL(p->times.index_ns), ULL(p->times.search_ns),
+	       ULL(p->times.index_blocks));
 }
 
 static int cmd_prepare(struct req *r)

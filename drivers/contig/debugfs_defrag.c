@@ -42,6 +42,7 @@ static const char *const fail_names[NR_VMA_DEFRAG_FAIL] = {
 	[VMA_DEFRAG_FAIL_NOMEM]		= "nomem",
 	[VMA_DEFRAG_FAIL_MIGRATE]	= "migrate",
 	[VMA_DEFRAG_FAIL_SPLIT]		= "split",
+	[VMA_DEFRAG_FAIL_NO_WINDOW]	= "no_window",
 };
 
 static size_t print_layouts(char *buf, size_t size,
@@ -104,8 +105,11 @@ static ssize_t defrag_write(struct file *file, const char __user *ubuf,
 		len += scnprintf(res->buf + len, sizeof(res->buf) - len,
 				 "fail_%s %lu\n", fail_names[i], st.failed[i]);
 	len += scnprintf(res->buf + len, sizeof(res->buf) - len,
-			 "segments %u\nreanchors %u\npartial %d\nns %llu\n",
-			 st.segments, st.reanchors, st.partial, st.ns);
+			 "segments %u\nreanchors %u\npartial %d\nns %llu\n"
+			 "plan_ns %llu\nindex_ns %llu\nsearch_ns %llu\n"
+			 "index_blocks %lu\n",
+			 st.segments, st.reanchors, st.partial, st.ns,
+			 st.plan_ns, st.index_ns, st.search_ns, st.index_blocks);
 	len += print_layouts(res->buf + len, sizeof(res->buf) - len, &before,
 			     &after);
 	res->len = len;

@@ -46,6 +46,7 @@ SAME_FAIL(UNSUPPORTED);
 SAME_FAIL(NOMEM);
 SAME_FAIL(MIGRATE);
 SAME_FAIL(SPLIT);
+SAME_FAIL(NO_WINDOW);
 static_assert((int)NR_VMA_DEFRAG_FAIL <= (int)CONTIG_DMA_FAIL_NR);
 
 /*
@@ -229,6 +230,12 @@ static int ioctl_prepare(void __user *uarg)
 	moves_to_user(&arg.moves, &res.moves);
 	layout_to_user(&arg.before, &res.before);
 	layout_to_user(&arg.after, &res.after);
+	arg.times = (struct contig_dma_times){
+		.plan_ns = res.moves.plan_ns,
+		.index_ns = res.moves.index_ns,
+		.search_ns = res.moves.search_ns,
+		.index_blocks = res.moves.index_blocks,
+	};
 	if (copy_arg_out(uarg, &arg, sizeof(arg), usize))
 		ret = -EFAULT;
 	return ret;

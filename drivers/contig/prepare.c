@@ -139,6 +139,7 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 				 CONTIG_DMA_PGSIZES_DEFAULT,
 		.max_pages = req->max_pages,
 		.max_ns = req->max_ns,
+		.claims = req->claims,
 	};
 	unsigned long max_pages;
 	bool madvised;
@@ -250,21 +251,17 @@ int contig_dma_prepare(struct mm_struct *mm,
 EXPORT_SYMBOL_GPL(contig_dma_prepare);
 
 /**
- * contig_dma_release() - forget the frames chosen for a range
- * @mm: the address space; the caller holds a reference
- * @start: first VA of a range passed to contig_dma_prepare()
- * @len: its length
+ * contig_dma_unclaim() - let other requests have the frames of a range
+ * @claims: what contig_dma_prepare() handed over through
+ *	contig_dma_request.claims; empty afterwards
  *
- * The frames contig_dma_prepare() chose for a range stay reserved for it,
- * steering other requests elsewhere, until the range is unmapped. A driver
- * whose registration ends while the memory stays mapped calls this so that
- * other ranges may use them.
+ * Call it once the range is pinned, or the registration gave up: pinned
+ * frames keep other requests off by themselves.
  *
- * Context: process context; may sleep.
+ * Context: process context.
  */
-void contig_dma_release(struct mm_struct *mm, unsigned long start,
-			unsigned long len)
+void contig_dma_unclaim(struct vma_defrag_claims *claims)
 {
-	vma_defrag_release(mm, start, len);
+	vma_defrag_unclaim(claims);
 }
-EXPORT_SYMBOL_GPL(contig_dma_release);
+EXPORT_SYMBOL_GPL(contig_dma_unclaim);

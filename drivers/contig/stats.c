@@ -149,6 +149,7 @@ STAT_ATTR(pages_failed_unsupported,
 STAT_ATTR(pages_failed_nomem, pages_failed[VMA_DEFRAG_FAIL_NOMEM]);
 STAT_ATTR(pages_failed_migrate, pages_failed[VMA_DEFRAG_FAIL_MIGRATE]);
 STAT_ATTR(pages_failed_split, pages_failed[VMA_DEFRAG_FAIL_SPLIT]);
+STAT_ATTR(pages_failed_no_window, pages_failed[VMA_DEFRAG_FAIL_NO_WINDOW]);
 STAT_ATTR(thp_moved, thp_moved);
 STAT_ATTR(thp_split, thp_split);
 STAT_ATTR(time_ns, time_ns);
@@ -173,6 +174,7 @@ static struct attribute *stats_attrs[] = {
 	&stat_pages_failed_nomem.attr.attr,
 	&stat_pages_failed_migrate.attr.attr,
 	&stat_pages_failed_split.attr.attr,
+	&stat_pages_failed_no_window.attr.attr,
 	&stat_thp_moved.attr.attr,
 	&stat_thp_split.attr.attr,
 	&stat_time_ns.attr.attr,

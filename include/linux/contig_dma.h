@@ -64,6 +64,10 @@ enum contig_dma_user {
  * @flags: CONTIG_DMA_* flags
  * @max_pages: pages to move at most; 0 for the policy's bound only
  * @max_ns: time at most, checked between moves; 0 for the policy's bound only
+ * @claims: NULL, or where contig_dma_prepare() hands over its claims on the
+ *	frames it chose, which keep other requests off them until the caller
+ *	has pinned the range and calls contig_dma_unclaim(); NULL drops them
+ *	when contig_dma_prepare() returns
  */
 struct contig_dma_request {
 	unsigned long start;
@@ -74,6 +78,7 @@ struct contig_dma_request {
 	unsigned int flags;
 	unsigned long max_pages;
 	u64 max_ns;
+	struct vma_defrag_claims *claims;
 };
 
 /* What became of a request */
@@ -111,8 +116,7 @@ int contig_layout_query(struct mm_struct *mm, unsigned long start,
 int contig_dma_prepare(struct mm_struct *mm,
 		       const struct contig_dma_request *req,
 		       struct contig_dma_result *res);
-void contig_dma_release(struct mm_struct *mm, unsigned long start,
-			unsigned long len);
+void contig_dma_unclaim(struct vma_defrag_claims *claims);
 #else
 static inline int contig_layout_query(struct mm_struct *mm,
 				      unsigned long start, unsigned long len,
@@ -128,8 +132,7 @@ static inline int contig_dma_prepare(struct mm_struct *mm,
 	return -EOPNOTSUPP;
 }
 
-static inline void contig_dma_release(struct mm_struct *mm,
-				      unsigned long start, unsigned long len)
+static inline void contig_dma_unclaim(struct vma_defrag_claims *claims)
 {
 }
 #endif

@@ -21,6 +21,16 @@ struct mm_struct;
 #define VMA_DEFRAG_EXCHANGE_ONLY	BIT(0)
 #define VMA_DEFRAG_FLAGS		VMA_DEFRAG_EXCHANGE_ONLY
 
+struct defrag_claim;
+
+/**
+ * struct vma_defrag_claims - claims a request handed over to its caller
+ * @first: the claims, linked; NULL for none (a zeroed struct is empty)
+ */
+struct vma_defrag_claims {
+	struct defrag_claim *first;
+};
+
 /**
  * struct vma_defrag_request - what to make contiguous, and for what device
  * @start: first VA of the range, page aligned
@@ -33,6 +43,10 @@ struct mm_struct;
  * @flags: VMA_DEFRAG_* flags
  * @max_pages: stop after moving this many pages; 0 for no limit
  * @max_ns: stop after this much time; 0 for no limit
+ * @claims: NULL, or where to hand over the claims on the frames chosen, so
+ *	that other requests keep off them until the caller has pinned the
+ *	range; it then drops them with vma_defrag_unclaim(). Without it the
+ *	claims end with the request.
  */
 struct vma_defrag_request {
 	unsigned long start;
@@ -42,6 +56,7 @@ struct vma_defrag_request {
 	unsigned int flags;
 	unsigned long max_pages;
 	u64 max_ns;
+	struct vma_defrag_claims *claims;
 };
 
 /* Why a page could not be brought to its target */
@@ -53,6 +68,7 @@ enum vma_defrag_fail {
 	VMA_DEFRAG_FAIL_NOMEM,		/* a free target under the watermark */
 	VMA_DEFRAG_FAIL_MIGRATE,	/* migration into a free target failed */
 	VMA_DEFRAG_FAIL_SPLIT,		/* a large folio could not be split */
+	VMA_DEFRAG_FAIL_NO_WINDOW,	/* no clean window for its chunk */
 	NR_VMA_DEFRAG_FAIL
 };
 
@@ -73,6 +89,13 @@ enum vma_defrag_fail {
  * @reanchors: chunks anchored again after meeting an unmovable frame
  * @partial: stopped early (time or page budget, fatal signal)
  * @ns: time spent
+ * @plan_ns: of @ns, choosing and claiming windows (with @index_ns and
+ *	@search_ns)
+ * @index_ns: counting frames for the frame index: building it (the first
+ *	request) and recounting stale pageblocks
+ * @search_ns: finding windows on the index, and checking them frame by
+ *	frame
+ * @index_blocks: pageblocks counted for the index
  */
 struct vma_defrag_stats {
 	unsigned long pages;
@@ -87,6 +110,10 @@ struct vma_defrag_stats {
 	unsigned int reanchors;
 	bool partial;
 	u64 ns;
+	u64 plan_ns;
+	u64 index_ns;
+	u64 search_ns;
+	unsigned long index_blocks;
 };
 
 /**
@@ -122,8 +149,7 @@ int vma_defrag_windows(const unsigned int *orders, unsigned int nr,
 		       struct vma_defrag_window_count *res);
 int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 		     struct vma_defrag_stats *stats);
-void vma_defrag_release(struct mm_struct *mm, unsigned long start,
-			unsigned long len);
+void vma_defrag_unclaim(struct vma_defrag_claims *claims);
 unsigned int vma_defrag_migrate_to(struct vma_defrag_move *moves,
 				   unsigned int nr);
 unsigned long vma_defrag_failed(const struct vma_defrag_stats *stats);
@@ -142,8 +168,7 @@ static inline int vma_defrag_range(struct mm_struct *mm,
 	return -EOPNOTSUPP;
 }
 
-static inline void vma_defrag_release(struct mm_struct *mm,
-				      unsigned long start, unsigned long len)
+static inline void vma_defrag_unclaim(struct vma_defrag_claims *claims)
 {
 }
 #endif
@@ -183,8 +208,84 @@ struct vma_defrag_window {
 	unsigned long cost;
 };
 
+/**
+ * struct vma_defrag_block - what the frame index knows of one pageblock
+ * @free: frames free in the buddy allocator (or on a per-CPU list)
+ * @blocked: frames no window may hold (kernel memory, pinned, hugetlb,
+ *	CMA, isolated by someone else, ...)
+ * @shmem_mapped: movable frames of mapped shmem: blocked for a range with
+ *	anonymous pages
+ * @thps: movable PMD-sized folios starting in the pageblock
+ * @stamp: jiffies when the frames were counted (never 0); 0 when they
+ *	have not been counted yet, which the search reads as all blocked
+ */
+struct vma_defrag_block {
+	u16 free;
+	u16 blocked;
+	u16 shmem_mapped;
+	u16 thps;
+	unsigned long stamp;
+};
+
+/**
+ * struct vma_defrag_block_map - the frame index of one zone
+ * @base: PFN of the first frame of block 0, pageblock aligned
+ * @nr: blocks
+ * @blocks: one per pageblock
+ */
+struct vma_defrag_block_map {
+	unsigned long base;
+	unsigned long nr;
+	struct vma_defrag_block *blocks;
+};
+
+/**
+ * struct vma_defrag_search - a segment looking for a window
+ * @exchange_only: free frames are blocked too
+ * @has_anon: mapped shmem frames are blocked too
+ * @pfns: PFN of each page of the segment, 0 if not present
+ * @thps: bitmap of the pages of the segment where a PMD-sized folio
+ *	starts, or NULL
+ * @nr: pages in the segment
+ * @align: congruence in pages (a power of two)
+ * @phase: the anchor must be congruent with @phase modulo @align
+ * @scratch: room for @nr PFNs
+ * @deadline: ktime_get_ns() at which to give up; 0 for none
+ */
+struct vma_defrag_search {
+	bool exchange_only;
+	bool has_anon;
+	const unsigned long *pfns;
+	const unsigned long *thps;
+	unsigned long nr;
+	unsigned long align;
+	unsigned long phase;
+	unsigned long *scratch;
+	u64 deadline;
+};
+
+/**
+ * struct vma_defrag_region - where the index says a window may lie
+ * @lo: first PFN, pageblock aligned
+ * @hi: PFN after the last, pageblock aligned
+ * @blocked: frames the index counts as blocked there (0 for a window of
+ *	at least one pageblock's alignment; up to the slack of the region
+ *	for a smaller one)
+ * @cost: the copies the index predicts for the best window there
+ */
+struct vma_defrag_region {
+	unsigned long lo;
+	unsigned long hi;
+	unsigned long blocked;
+	unsigned long cost;
+};
+
 bool vma_defrag_claimed(unsigned long pfn, unsigned long nr);
 #if IS_ENABLED(CONFIG_KUNIT)
+int vma_defrag_find_regions(const struct vma_defrag_block_map *map,
+			    const struct vma_defrag_search *s,
+			    unsigned long *longest,
+			    struct vma_defrag_region *best, unsigned int max);
 bool vma_defrag_choose_window(const struct vma_defrag_frames *frames,
 			      const unsigned long *pfns,
 			      const unsigned long *thps, unsigned long nr,
@@ -196,6 +297,10 @@ bool vma_defrag_chunk_bounds(unsigned long key_pfn, unsigned long first,
 			     unsigned long c, unsigned long *cfirst,
 			     unsigned long *cnr);
 struct folio *vma_defrag_target_folio(unsigned long pfn);
+void vma_defrag_index_refresh(void);
+/* Claims (mm/vma_defrag_claims.c), for tests that claim frames themselves */
+struct defrag_claim *defrag_claim_add(unsigned long pfn, unsigned long nr);
+void defrag_claim_drop(struct defrag_claim *claim);
 #endif
 
 #endif /* _LINUX_VMA_DEFRAG_H */

@@ -93,6 +93,10 @@ if [ -n "$addr" ]; then
 		esac
 		echo "$out" | grep -q '"command": *"prepare"' ||
 			fail "prepare --json: no \"command\":\"prepare\""
+		times=$(echo "$out" | sed -n 's/.*"times": *\({[^}]*}\).*/\1/p')
+		log "prepare: times ${times:-none}"
+		echo "$times" | grep -q '"plan_ns": *[1-9][0-9]*,"index_ns": *[0-9]*,"search_ns": *[1-9]' ||
+			fail "prepare --json: no plan/index/search times"
 		# --progress: a line per second once a request passes 1 s
 		ns=$(echo "$out" | sed -n 's/.*"ns": *\([0-9][0-9]*\).*/\1/p')
 		if [ "${ns:-0}" -gt 1500000000 ]; then
@@ -110,6 +114,8 @@ if [ -n "$addr" ]; then
 	echo "$ev"
 	echo "$ev" | grep -q "len=0x4000000 .*user=explicit outcome=prepared ret=0" ||
 		fail "no contig_dma_prepare event for the 64 MiB request"
+	echo "$ev" | grep -q "len=0x4000000 .* plan_ns=[1-9][0-9]* index_ns=[0-9]* search_ns=[1-9][0-9]*" ||
+		fail "the contig_dma_prepare event lacks the plan/index/search split"
 	vm_after=$(awk '$1 == "contig_dma_request" { print $2 }' /proc/vmstat)
 	[ "$((${vm_after:-0} - ${vm_before:-0}))" -ge 1 ] ||
 		fail "/proc/vmstat contig_dma_request went from '$vm_before' to '$vm_after'"

@@ -245,6 +245,17 @@ static void prepare_like(struct contig_dma_prepare *p,
 	p->size = sizeof(*p);
 }
 
+/* A PREPARE of [start, start + len) at @key, nothing else asked */
+static void prepare_init(struct contig_dma_prepare *p, const void *start,
+			 unsigned long len, uint64_t key)
+{
+	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
+	p->start = (uintptr_t)start;
+	p->length = len;
+	p->key = key;
+}
+
 static unsigned long long failed_sum(const struct contig_dma_moves *m)
 {
 	unsigned long long n = 0;
@@ -467,12 +478,8 @@ static void case_prepare(const char *name, bool memfd, enum pmode mode,
 		finish(&res);
 		return;
 	}
-	memset(&p, 0, sizeof(p));
-	p.size = sizeof(p);
-	p.start = (uintptr_t)s.a;
-	p.length = s.len;
 	/* Anonymous: the VA itself, as RDMA uses; memfd: an IOVA. */
-	p.key = memfd ? IOVA_KEY : (uintptr_t)s.a;
+	prepare_init(&p, s.a, s.len, memfd ? IOVA_KEY : (uintptr_t)s.a);
 	if (mode == P_EXCHANGE_ONLY)
 		p.flags = CONTIG_DMA_F_EXCHANGE_ONLY;
 	if (mode == P_BOUNDED)
@@ -1515,11 +1522,7 @@ static void case_concurrent_munmap(int round, unsigned int delay_us, int nr)
 		finish(&res);
 		return;
 	}
-	memset(&p, 0, sizeof(p));
-	p.size = sizeof(p);
-	p.start = (uintptr_t)s.a;
-	p.length = s.len;
-	p.key = (uintptr_t)s.a;
+	prepare_init(&p, s.a, s.len, (uintptr_t)s.a);
 	pthread_barrier_wait(&u.go);
 	t0 = now_ns();
 	err = prepare(&p);
@@ -1539,6 +1542,201 @@ static void case_concurrent_munmap(int round, unsigned int delay_us, int nr)
 	check(&res, !sbuf_check(&s, s.pages / 2, name),
 	      "pages of the first half (or of the other buffer) corrupt");
 	sbuf_free(&s, s.len / 2);
+	finish(&res);
+}
+
+/*
+ * kill -9 of a process in the middle of an exchange-only PREPARE of its
+ * scattered buffer (moves that take seconds here): it must be gone as
+ * promptly as the same process killed while idle (its exit frees the
+ * same memory), give or take KILL_PROMPT_MS, and a PREPARE right after, of
+ * a new buffer, must still work (no claim or lock left behind).
+ */
+#define KILL_AFTER_MS	300
+#define KILL_PROMPT_MS	1000
+
+/* Kill a child with the buffers set up, in a PREPARE or idle: ns to gone */
+static uint64_t kill_child(struct result *res, int nr, bool in_prepare)
+{
+	struct contig_dma_prepare p;
+	int ready[2], status;
+	uint64_t t_kill;
+	struct sbuf s;
+	pid_t pid;
+	char c;
+
+	if (!check(res, !pipe(ready), "pipe: %s", strerror(errno)))
+		return 0;
+	fflush(NULL);
+	pid = fork();
+	if (!pid) {
+		close(ready[0]);
+		if (sbuf_make(&s, BIG_LEN, false, BIG_ID + nr))
+			_exit(2);
+		prepare_init(&p, s.a, s.len, (uintptr_t)s.a);
+		p.flags = CONTIG_DMA_F_EXCHANGE_ONLY;
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		if (in_prepare)
+			prepare(&p);
+		else
+			pause();
+		_exit(3);	/* finished before the kill: too fast to tell */
+	}
+	close(ready[1]);
+	if (!check(res, pid > 0 && read(ready[0], &c, 1) == 1,
+		   "the child could not set up its buffer")) {
+		close(ready[0]);
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		return 0;
+	}
+	close(ready[0]);
+	usleep(KILL_AFTER_MS * 1000);
+	t_kill = now_ns();
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	check(res, WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	      "the %s child ended before the kill (status %#x)",
+	      in_prepare ? "preparing" : "idle", status);
+	return now_ns() - t_kill;
+}
+
+static void case_kill_during_prepare(int nr)
+{
+	struct result res = { .name = "kill -9 during a PREPARE" };
+	struct contig_dma_prepare p;
+	uint64_t idle, busy;
+	struct sbuf s;
+	int err;
+
+	idle = kill_child(&res, nr, false);
+	busy = kill_child(&res, nr + 1, true);
+	printf("  killed %d ms into the PREPARE: gone %.1f ms later; killed idle with the same buffers: %.1f ms\n",
+	       KILL_AFTER_MS, busy / 1e6, idle / 1e6);
+	check(&res, busy < idle + KILL_PROMPT_MS * 1000000ULL,
+	      "gone %.1f ms after the kill, the idle one %.1f ms",
+	      busy / 1e6, idle / 1e6);
+
+	/* Nothing left behind: another PREPARE goes through */
+	err = sbuf_make(&s, BIG_LEN, false, BIG_ID + nr + 2);
+	if (check(&res, !err, "mapping the buffers: %s", strerror(err))) {
+		prepare_init(&p, s.a, s.len, (uintptr_t)s.a);
+		err = prepare(&p);
+		check(&res, !err, "a PREPARE after the kill: %s", ename(err));
+		check(&res, !sbuf_check(&s, s.pages, res.name),
+		      "pages corrupt after the PREPARE");
+		sbuf_free(&s, s.len);
+	}
+	finish(&res);
+}
+
+/*
+ * Bounded on any range: a PREPARE with max_ns = 1 ms on a scattered 1 GiB
+ * buffer (262 144 pages to move, many seconds of work) must stop within a
+ * few ms with a partial result, its reading of the page tables and its
+ * window search included, and move nothing it then loses.
+ */
+#define GIB			(1024 * MIB)
+#define BOUNDED_NS		1000000ULL
+/* Wide enough for a debug kernel under TCG, tight against the full job */
+#define BOUNDED_SLACK_NS	(50 * 1000000ULL)
+
+static void case_gigabyte_in_a_millisecond(int nr)
+{
+	struct result res = { .name = "prepare of 1 GiB with max_ns=1 ms" };
+	struct contig_dma_prepare p;
+	uint64_t t0, wall;
+	struct sbuf s;
+	int err;
+
+	err = sbuf_make(&s, GIB, false, BIG_ID + nr);
+	if (!check(&res, !err, "mapping the buffers: %s", strerror(err))) {
+		finish(&res);
+		return;
+	}
+	prepare_init(&p, s.a, s.len, IOVA_KEY);
+	p.max_ns = BOUNDED_NS;
+	t0 = now_ns();
+	err = prepare(&p);
+	wall = now_ns() - t0;
+	if (check_errno(&res, err, 0)) {
+		printf("  %s: engine %.2f ms (plan %.2f, index %.2f, search %.2f), ioctl %.2f ms with both layouts; %llu pages moved, %llu of %llu present, partial %u\n",
+		       res.name, p.moves.ns / 1e6, p.times.plan_ns / 1e6,
+		       p.times.index_ns / 1e6, p.times.search_ns / 1e6,
+		       wall / 1e6, p.moves.migrated + p.moves.exchanged,
+		       p.before.present, p.before.pages, p.moves.partial);
+		check(&res, p.before.present == s.pages,
+		      "%llu pages present, expected %lu", p.before.present,
+		      s.pages);
+		check(&res, p.moves.partial == 1, "partial is %u, expected 1",
+		      p.moves.partial);
+		check(&res, p.moves.migrated + p.moves.exchanged < s.pages / 2,
+		      "%llu pages moved within 1 ms",
+		      p.moves.migrated + p.moves.exchanged);
+		check(&res, p.moves.ns <= BOUNDED_NS + BOUNDED_SLACK_NS,
+		      "the engine took %.1f ms with a bound of 1 ms",
+		      p.moves.ns / 1e6);
+		check_layout(&res, "after", &p.after, 0, p.start, p.length,
+			     p.key);
+	}
+	check(&res, !sbuf_check(&s, s.pages, res.name),
+	      "pages corrupt (the buffer or the one interleaved with it)");
+	sbuf_free(&s, s.len);
+	finish(&res);
+}
+
+/*
+ * A huge sparse range costs what it maps: 1 TiB of MAP_NORESERVE with one
+ * page touched must get a quick answer, with the page accounted for and
+ * intact, and no allocation the size of the range (which the kernel would
+ * refuse with a warning).
+ */
+#define SPARSE_LEN		(1024 * GIB)
+#define SPARSE_PAGE		(SPARSE_LEN / 2 + 5 * PAGE_SZ)
+#define SPARSE_MAX_NS		(1000 * 1000000ULL)
+
+static void case_sparse_terabyte(void)
+{
+	struct result res = { .name = "prepare of 1 TiB with one page touched" };
+	struct contig_dma_prepare p;
+	uint64_t t0, wall;
+	char *a;
+	int err;
+
+	a = mmap(NULL, SPARSE_LEN, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!check(&res, a != MAP_FAILED, "mmap of 1 TiB: %s",
+		   strerror(errno))) {
+		finish(&res);
+		return;
+	}
+	/* One page, not the THP around it */
+	madvise(a, SPARSE_LEN, MADV_NOHUGEPAGE);
+	membuf_fill_page(a + SPARSE_PAGE, MAIN_ID, 0);
+	prepare_init(&p, a, SPARSE_LEN, (uintptr_t)a);
+	t0 = now_ns();
+	err = prepare(&p);
+	wall = now_ns() - t0;
+	if (check_errno(&res, err, 0)) {
+		printf("  %s: %.2f ms (engine %.2f ms), %llu of %llu pages present, %llu in place, %llu moved\n",
+		       res.name, wall / 1e6, p.moves.ns / 1e6,
+		       p.before.present, p.before.pages, p.moves.in_place,
+		       p.moves.migrated + p.moves.exchanged);
+		check(&res, p.before.present == 1 && p.after.present == 1,
+		      "present %llu before, %llu after, expected 1",
+		      p.before.present, p.after.present);
+		check(&res, p.moves.in_place + p.moves.migrated +
+		      p.moves.exchanged + failed_sum(&p.moves) == 1,
+		      "the moves account for %llu pages, not 1",
+		      p.moves.in_place + p.moves.migrated +
+		      p.moves.exchanged + failed_sum(&p.moves));
+	}
+	check(&res, wall <= SPARSE_MAX_NS, "the PREPARE took %.1f ms",
+	      wall / 1e6);
+	check(&res, !membuf_check(a + SPARSE_PAGE, 1, MAIN_ID, 0, res.name),
+	      "the page touched is corrupt");
+	munmap(a, SPARSE_LEN);
 	finish(&res);
 }
 
@@ -1640,6 +1838,10 @@ int main(int argc, char **argv)
 	case_concurrent_munmap(1, 0, nr++);
 	case_concurrent_munmap(2, 5000, nr++);
 	case_concurrent_munmap(3, 50000, nr++);
+	case_kill_during_prepare(nr);
+	nr += 3;
+	case_gigabyte_in_a_millisecond(nr++);
+	case_sparse_terabyte();
 
 	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	return failed ? 1 : 0;

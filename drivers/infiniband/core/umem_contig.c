@@ -18,8 +18,9 @@
  * "enabled" and "rdma"): whatever it returns, the registration goes on
  * exactly as before. Nothing is asked for ODP or dma-buf umems: ODP never
  * pins (it faults pages in on demand, page by page) and a dma-buf's pages
- * belong to its exporter. The frames contig reserved for the range are
- * given back when the umem is released.
+ * belong to its exporter. The frames contig chose stay claimed, so that no
+ * concurrent registration takes them, until ib_umem_get() has pinned the
+ * pages (ib_umem_contig_pinned()); from then on the pins keep them.
  *
  * ib_umem_report_layout() emits ib_umem:ib_umem_layout (see
  * include/trace/events/ib_umem.h) for every umem, so that the effect is
@@ -47,14 +48,17 @@ static void umem_page_range(const struct ib_umem *umem, unsigned long *start,
 /**
  * ib_umem_contig_prepare() - make a umem's range contiguous before pinning
  * @umem: a umem being built by ib_umem_get(), not pinned yet
+ * @claims: the frames chosen, claimed until ib_umem_contig_pinned()
  *
  * Context: process context of the registering task, without mmap_lock.
  */
-void ib_umem_contig_prepare(struct ib_umem *umem)
+void ib_umem_contig_prepare(struct ib_umem *umem,
+			    struct vma_defrag_claims *claims)
 {
 	struct contig_dma_request req = {
 		.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G,
 		.user = CONTIG_DMA_USER_RDMA,
+		.claims = claims,
 	};
 	struct contig_dma_result res;
 
@@ -67,19 +71,15 @@ void ib_umem_contig_prepare(struct ib_umem *umem)
 }
 
 /**
- * ib_umem_contig_release() - give back the frames chosen for a umem
- * @umem: a umem whose pages are no longer pinned
+ * ib_umem_contig_pinned() - the umem's pages are pinned, or will not be
+ * @claims: from ib_umem_contig_prepare(); empty afterwards
  *
- * Context: process context; the caller holds a reference on the umem's mm.
+ * Context: process context.
  */
-void ib_umem_contig_release(struct ib_umem *umem)
+void ib_umem_contig_pinned(struct vma_defrag_claims *claims)
 {
-	unsigned long start, len;
-
-	if (!IS_ENABLED(CONFIG_CONTIG_DMA))
-		return;
-	umem_page_range(umem, &start, &len);
-	contig_dma_release(umem->owning_mm, start, len);
+	if (IS_ENABLED(CONFIG_CONTIG_DMA))
+		contig_dma_unclaim(claims);
 }
 
 static const unsigned long ib_umem_hw_pgsz_bitmaps[NR_IB_UMEM_HW_PROFILES] = {

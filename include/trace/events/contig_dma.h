@@ -58,7 +58,10 @@ TRACE_EVENT(contig_dma_prepare,
 			     __field(unsigned long, chunks_2m)
 			     __field(unsigned long, chunks_1g)
 			     __field(bool, partial)
-			     __field(u64, ns)),
+			     __field(u64, ns)
+			     __field(u64, plan_ns)
+			     __field(u64, index_ns)
+			     __field(u64, search_ns)),
 	    TP_fast_assign(__entry->start = req->start;
 			   __entry->len = req->len;
 			   __entry->key = req->key;
@@ -75,15 +78,19 @@ TRACE_EVENT(contig_dma_prepare,
 			   __entry->chunks_2m = res->after.chunks_2m;
 			   __entry->chunks_1g = res->after.chunks_1g;
 			   __entry->partial = res->moves.partial;
-			   __entry->ns = res->ns;),
-	    TP_printk("start=0x%lx len=0x%lx key=0x%llx pgsizes=0x%lx user=%s outcome=%s ret=%d in_place=%lu migrated=%lu exchanged=%lu failed=%lu runs=%lu->%lu chunks_2m=%lu chunks_1g=%lu partial=%d ns=%llu",
+			   __entry->ns = res->ns;
+			   __entry->plan_ns = res->moves.plan_ns;
+			   __entry->index_ns = res->moves.index_ns;
+			   __entry->search_ns = res->moves.search_ns;),
+	    TP_printk("start=0x%lx len=0x%lx key=0x%llx pgsizes=0x%lx user=%s outcome=%s ret=%d in_place=%lu migrated=%lu exchanged=%lu failed=%lu runs=%lu->%lu chunks_2m=%lu chunks_1g=%lu partial=%d ns=%llu plan_ns=%llu index_ns=%llu search_ns=%llu",
 		      __entry->start, __entry->len, __entry->key,
 		      __entry->pgsizes, show_contig_dma_user(__entry->user),
 		      show_contig_dma_outcome(__entry->outcome), __entry->ret,
 		      __entry->in_place, __entry->migrated, __entry->exchanged,
 		      __entry->failed, __entry->runs_before,
 		      __entry->runs_after, __entry->chunks_2m,
-		      __entry->chunks_1g, __entry->partial, __entry->ns)
+		      __entry->chunks_1g, __entry->partial, __entry->ns,
+		      __entry->plan_ns, __entry->index_ns, __entry->search_ns)
 );
 
 TRACE_EVENT(contig_dma_skip,

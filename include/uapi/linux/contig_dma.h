@@ -63,6 +63,7 @@ enum contig_dma_fail {
 	CONTIG_DMA_FAIL_NOMEM,		/* a free target under the watermark */
 	CONTIG_DMA_FAIL_MIGRATE,	/* migration into a free frame failed */
 	CONTIG_DMA_FAIL_SPLIT,		/* a THP could not be split */
+	CONTIG_DMA_FAIL_NO_WINDOW,	/* no clean window for its chunk */
 	CONTIG_DMA_FAIL_NR = 8		/* room in contig_dma_moves.failed */
 };
 
@@ -92,6 +93,23 @@ struct contig_dma_moves {
 	__u32 partial;
 	__u32 __reserved;
 	__u64 ns;
+};
+
+/**
+ * struct contig_dma_times - where the time of a PREPARE went
+ * @plan_ns: choosing and claiming windows, @index_ns and @search_ns
+ *	included
+ * @index_ns: counting frames for the kernel's frame index: its build (the
+ *	first request after boot or memory hotplug) and recounts
+ * @search_ns: searching windows on the index and checking them frame by
+ *	frame
+ * @index_blocks: pageblocks counted for the index
+ */
+struct contig_dma_times {
+	__u64 plan_ns;
+	__u64 index_ns;
+	__u64 search_ns;
+	__u64 index_blocks;
 };
 
 /**
@@ -134,6 +152,7 @@ struct contig_dma_query {
  * @moves: output, what was done
  * @before: output, the layout before
  * @after: output, the layout after
+ * @times: output, where the time went (appended in API version 1)
  */
 struct contig_dma_prepare {
 	__u32 size;
@@ -149,6 +168,7 @@ struct contig_dma_prepare {
 	struct contig_dma_moves moves;
 	struct contig_dma_layout before;
 	struct contig_dma_layout after;
+	struct contig_dma_times times;
 };
 
 /* Returns CONTIG_DMA_API_VERSION */

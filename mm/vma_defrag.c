@@ -135,8 +135,6 @@ struct defrag_ctx {
 	const struct vma_defrag_request *req;	/* the slice at hand */
 	struct vma_defrag_request slice;
 	struct vma_defrag_stats *stats;
-	unsigned long nr_pages;		/* of the slice */
-	unsigned long max_pages;	/* of any slice: the arrays' size */
 	unsigned long key_pfn;
 	unsigned long *pfns;		/* snapshot: PFN per page, 0 if absent */
 	unsigned long *thps;		/* pages where a PMD-sized folio starts */
@@ -1497,10 +1495,8 @@ static int defrag_slice(struct defrag_ctx *ctx, unsigned long first,
 	ctx->slice.key = req->key + first * PAGE_SIZE;
 	ctx->slice.len = nr * PAGE_SIZE;
 	ctx->req = &ctx->slice;
-	ctx->nr_pages = nr;
 	ctx->key_pfn = ctx->slice.key >> PAGE_SHIFT;
 	ctx->has_anon = false;
-	ctx->nr_segs = 0;
 	bitmap_zero(ctx->thps, nr);
 	bitmap_zero(ctx->refault, nr);
 	bitmap_zero(ctx->retry, nr);
@@ -1589,7 +1585,7 @@ out:
 int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 		     struct vma_defrag_stats *stats)
 {
-	unsigned long slice_pages, done, va, end;
+	unsigned long slice_pages, array_pages, done, va, end;
 	u64 t0 = ktime_get_ns();
 	struct defrag_ctx *ctx;
 	int ret;
@@ -1613,14 +1609,14 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 
 	/* Per page of a slice; charged to the caller */
 	ret = -ENOMEM;
-	ctx->max_pages = min(slice_pages, stats->pages);
-	ctx->pfns = kvcalloc(ctx->max_pages, sizeof(*ctx->pfns), DEFRAG_GFP);
-	ctx->scratch = kvcalloc(ctx->max_pages, sizeof(*ctx->scratch),
+	array_pages = min(slice_pages, stats->pages);
+	ctx->pfns = kvcalloc(array_pages, sizeof(*ctx->pfns), DEFRAG_GFP);
+	ctx->scratch = kvcalloc(array_pages, sizeof(*ctx->scratch),
 				DEFRAG_GFP);
-	ctx->thps = bitmap_kvzalloc(ctx->max_pages);
-	ctx->seg_thps = bitmap_kvzalloc(ctx->max_pages);
-	ctx->refault = bitmap_kvzalloc(ctx->max_pages);
-	ctx->retry = bitmap_kvzalloc(ctx->max_pages);
+	ctx->thps = bitmap_kvzalloc(array_pages);
+	ctx->seg_thps = bitmap_kvzalloc(array_pages);
+	ctx->refault = bitmap_kvzalloc(array_pages);
+	ctx->retry = bitmap_kvzalloc(array_pages);
 	if (!ctx->pfns || !ctx->scratch || !ctx->thps || !ctx->seg_thps ||
 	    !ctx->refault || !ctx->retry)
 		goto out;

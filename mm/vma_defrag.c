@@ -23,7 +23,9 @@
  *    CMA: FOLL_LONGTERM would migrate the pages away again), ZONE_DMA
  *    aside, and hold no blocked frame: reserved, slab, page tables and
  *    other kernel pages, pinned, hugetlb, KSM, non-LRU movable, in a
- *    pageblock someone else isolated, or claimed by another request.
+ *    pageblock someone else isolated, or claimed by another request; and
+ *    on a node the requesting task may allocate from (its cpuset, and a
+ *    strict memory policy of the task or the range).
  *    Among those the cheapest wins, counting the pages already at their
  *    target as free (so an already contiguous, congruent range costs
  *    nothing), a page whose target is free as one copy and one whose
@@ -58,7 +60,9 @@
  *       free memory allows (isolate_ahead());
  *     - target used by a movable folio: the two are exchanged
  *       (mm/exchange.c), which needs no free memory: the other owner gets
- *       our old frame with its data intact;
+ *       our old frame with its data intact. Unless our old frame is on a
+ *       node that owner may not allocate from (its cpuset, a strict VMA
+ *       policy): then the pair is refused, as for an unmovable target;
  *     - target unmovable (it became so after the snapshot): the page stays,
  *       and after the segment that chunk is anchored again elsewhere, once.
  *    Our shmem pages that an exchange with an anonymous page unmapped are
@@ -78,8 +82,10 @@
  * again right before they move, and the exchange and migration primitives
  * work on whatever mappings exist when they run.
  */
+#include <linux/cpuset.h>
 #include <linux/exchange.h>
 #include <linux/memory_hotplug.h>
+#include <linux/mempolicy.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
@@ -87,6 +93,7 @@
 #include <linux/page-isolation.h>
 #include <linux/pagewalk.h>
 #include <linux/pgtable.h>
+#include <linux/rmap.h>
 #include <linux/refcount.h>
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
@@ -144,6 +151,7 @@ struct defrag_ctx {
 	bool retrying;
 	unsigned long *scratch;		/* for the anchor search */
 	bool has_anon;			/* the range has anonymous pages */
+	nodemask_t nodes;		/* where windows may lie */
 	bool drained;			/* per-CPU batches, for this request */
 	unsigned long aligns[DEFRAG_MAX_ALIGNS];	/* usable, in pages, ascending */
 	unsigned int nr_aligns;
@@ -322,6 +330,7 @@ static bool anchor_segment(struct defrag_ctx *ctx, unsigned long first,
 		.phase = (ctx->key_pfn + first) & (align - 1),
 		.scratch = ctx->scratch,
 		.deadline = ctx->req->max_ns ? ctx->deadline : 0,
+		.nodes = &ctx->nodes,
 	};
 	struct defrag_region regions[DEFRAG_REGIONS];
 	struct vma_defrag_window w;
@@ -460,7 +469,8 @@ static int take_free(struct defrag_ctx *ctx, unsigned long pfn,
 	unsigned long flags, head_pfn, i, j;
 	struct zone *zone;
 
-	if (!page)
+	/* A CMA pageblock, which the snapshot would have seen as blocked */
+	if (!page || is_migrate_cma_page(page))
 		return -EBUSY;
 	zone = page_zone(page);
 	spin_lock_irqsave(&zone->lock, flags);
@@ -880,6 +890,67 @@ static bool target_free(unsigned long pfn)
 }
 
 /*
+ * May the folio an exchange would move out of our window land on node
+ * @nid? Only if every task mapping it may allocate there: its mm's owner's
+ * cpuset, and a strict (MPOL_BIND) policy of the VMA mapping it. The
+ * owner stands for the mm's tasks, as it does for memcg; a thread with a
+ * narrower cpuset of its own or a task policy is not looked at.
+ */
+struct victim_node {
+	int nid;
+	bool allowed;
+};
+
+static bool victim_node_one(struct folio *folio, struct vm_area_struct *vma,
+			    unsigned long addr, void *arg)
+{
+	struct victim_node *v = arg;
+
+#ifdef CONFIG_NUMA
+	if (vma->vm_policy && vma->vm_policy->mode == MPOL_BIND &&
+	    !node_isset(v->nid, vma->vm_policy->nodes))
+		v->allowed = false;
+#endif
+#ifdef CONFIG_MEMCG
+	if (v->allowed) {
+		struct task_struct *owner;
+
+		rcu_read_lock();
+		owner = rcu_dereference(vma->vm_mm->owner);
+		if (owner && !node_isset(v->nid, cpuset_mems_allowed(owner)))
+			v->allowed = false;
+		rcu_read_unlock();
+	}
+#endif
+	return v->allowed;
+}
+
+/*
+ * 1 if @victim may go to node @nid, 0 if not, -EBUSY if its lock or rmap
+ * lock is held by someone else (try again later).
+ */
+static int victim_may_land(struct folio *victim, int nid)
+{
+	struct victim_node v = { .nid = nid, .allowed = true };
+	struct rmap_walk_control rwc = {
+		.rmap_one = victim_node_one,
+		.arg = &v,
+		.try_lock = true,
+		.anon_lock = folio_lock_anon_vma_read,
+	};
+
+	if (folio_nid(victim) == nid)
+		return 1;
+	if (!folio_trylock(victim))
+		return -EBUSY;
+	rmap_walk(victim, &rwc);
+	folio_unlock(victim);
+	if (rwc.contended)
+		return -EBUSY;
+	return v.allowed;
+}
+
+/*
  * Queue @folio, which must go to @target, for migration into a held frame
  * or for exchange with the folio there. Returns false when the caller
  * should look the page up again (something was split).
@@ -944,6 +1015,16 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 		return false;
 	}
 	if (folio_order(other) == order && folio_pfn(other) == target) {
+		/* The other page would land where ours is: may it? */
+		ret = victim_may_land(other, folio_nid(folio));
+		if (ret <= 0) {
+			ctx->stats->node_refused += ret ? 0 : nr;
+			fail(ctx, ret ? VMA_DEFRAG_FAIL_BUSY :
+			     VMA_DEFRAG_FAIL_UNMOVABLE, nr, index);
+			folio_put(other);
+			folio_put(folio);
+			return true;
+		}
 		ctx->pair_index[ctx->nr_pairs] = index;
 		/* Exchanged with an anonymous folio, shmem is unmapped */
 		ctx->pair_unmaps[ctx->nr_pairs] = !folio_test_anon(folio) &&
@@ -1552,6 +1633,39 @@ out:
 	return ret;
 }
 
+/*
+ * The nodes windows may lie on: those the requesting task's cpuset allows,
+ * narrowed by a strict (MPOL_BIND) policy of the task or of a VMA of the
+ * range, as a fault would narrow them. Preferred and interleaving policies
+ * narrow nothing (a fault falls back from them too), nor do shmem's
+ * per-file policies. Empty: -EINVAL (a VMA bound to nodes the cpuset does
+ * not allow).
+ */
+static int window_nodes(struct defrag_ctx *ctx)
+{
+#ifdef CONFIG_NUMA
+	VMA_ITERATOR(vmi, ctx->mm, ctx->req->start);
+	struct mempolicy *pol = current->mempolicy;
+	struct vm_area_struct *vma;
+#endif
+
+	nodes_and(ctx->nodes, cpuset_current_mems_allowed,
+		  node_states[N_MEMORY]);
+#ifdef CONFIG_NUMA
+	if (pol && pol->mode == MPOL_BIND)
+		nodes_and(ctx->nodes, ctx->nodes, pol->nodes);
+	if (mmap_read_lock_killable(ctx->mm))
+		return -EINTR;
+	for_each_vma_range(vmi, vma, ctx->req->start + ctx->req->len) {
+		pol = vma->vm_policy;
+		if (pol && pol->mode == MPOL_BIND)
+			nodes_and(ctx->nodes, ctx->nodes, pol->nodes);
+	}
+	mmap_read_unlock(ctx->mm);
+#endif
+	return nodes_empty(ctx->nodes) ? -EINVAL : 0;
+}
+
 /**
  * vma_defrag_range() - make a user range physically contiguous for a device
  * @mm: the address space; the caller holds a reference (mmget)
@@ -1579,7 +1693,8 @@ out:
  * Context: process context; may sleep. Takes mmap_lock for read, briefly,
  * many times; must be called without it.
  * Return: 0 (see @stats, @stats->partial when a budget ran out), -EINVAL
- * for a bad request, -EOVERFLOW for a range that wraps, -ENOMEM, or -EINTR
+ * for a bad request or a range bound (MPOL_BIND) to no node the caller's
+ * cpuset allows, -EOVERFLOW for a range that wraps, -ENOMEM, or -EINTR
  * when a fatal signal stopped it (@stats still describes what was done).
  */
 int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
@@ -1604,6 +1719,8 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 	xa_init(&ctx->held);
 	stats->pages = req->len >> PAGE_SHIFT;
 	ret = slice_size(req, &slice_pages);
+	if (!ret)
+		ret = window_nodes(ctx);
 	if (ret)
 		goto out;
 

@@ -50,8 +50,7 @@ struct defrag_claim {
  * of the run is claimed already (another request got there first),
  * ERR_PTR(-ENOMEM).
  */
-VISIBLE_IF_KUNIT struct defrag_claim *
-defrag_claim_add(unsigned long pfn, unsigned long nr)
+struct defrag_claim *defrag_claim_add(unsigned long pfn, unsigned long nr)
 {
 	struct defrag_claim *claim = kzalloc(sizeof(*claim),
 					     GFP_KERNEL_ACCOUNT);
@@ -77,7 +76,7 @@ EXPORT_SYMBOL_IF_KUNIT(defrag_claim_add);
  * defrag_claim_drop() - end a claim
  * @claim: from defrag_claim_add()
  */
-VISIBLE_IF_KUNIT void defrag_claim_drop(struct defrag_claim *claim)
+void defrag_claim_drop(struct defrag_claim *claim)
 {
 	spin_lock(&claims_lock);
 	interval_tree_remove(&claim->pfns, &claims_tree);

@@ -43,8 +43,13 @@
  *  - when an exact snapshot finds most of its pageblocks changed (whether
  *    they hold blocked frames, or a quarter of their frames freed or
  *    taken), the machine has moved on since the counts were made (a
- *    workload started or ended): the request's next search recounts the
- *    whole index first, once, as the build did.
+ *    workload started or ended): the request's next search first
+ *    recounts, once, DEFRAG_DRIFT_RECOUNT stale blocks (4 GiB) or 16
+ *    times its own size if more, in turn round the machine. Bounded: a
+ *    workload starting on a 1 TiB machine must not cost the next request
+ *    a pass over every frame; the snapshots of the regions a search
+ *    proposes correct those regions' counts, which is what the search
+ *    needs, and the turns catch up with the rest over the next requests.
  *
  * The search has two levels.
  *  1. On the block map (vma_defrag_find_regions()): every candidate window
@@ -73,6 +78,8 @@
  *     wrong about all of them, the caller's next round of the search (up to
  *     four) sees the blocks as they are.
  *
+ * Only the zones of the nodes the search allows (vma_defrag_search.nodes:
+ * the requester's cpuset and strict memory policy) are searched.
  * Both levels give up on a fatal signal and at the request's deadline.
  */
 #include <linux/jiffies.h>
@@ -98,6 +105,8 @@
 #define DEFRAG_SEARCH_CHECK	256
 /* A request's snapshots of this many blocks can tell the index drifted */
 #define DEFRAG_DRIFT_BLOCKS	8
+/* Stale blocks the request that finds the index drifted recounts, at least */
+#define DEFRAG_DRIFT_RECOUNT	2048
 
 /* ---------------------------------------------------------------------- */
 /* Frames */
@@ -111,10 +120,17 @@ enum defrag_frame defrag_frame_kind(struct page *page)
 {
 	struct folio *folio;
 
+	/*
+	 * CMA pageblocks, free or not: FOLL_LONGTERM would migrate the pages
+	 * out again, and cma_alloc() would have to. Tested before the buddy
+	 * allocator's own pages, which a CMA area mostly is.
+	 */
+	if (is_migrate_cma_page(page))
+		return FRAME_BLOCKED;
 	if (PageBuddy(page))
 		return FRAME_FREE;
 	if (PageReserved(page) || PageOffline(page) || PageSlab(page) ||
-	    PageTable(page) || is_migrate_cma_page(page))
+	    PageTable(page))
 		return FRAME_BLOCKED;
 	folio = page_folio(page);
 	/* On a per-CPU free list (drained before moving), or being freed */
@@ -317,12 +333,12 @@ static int cmp_ulong(const void *a, const void *b)
  *
  * Return: true if a clean window exists.
  */
-VISIBLE_IF_KUNIT bool
-vma_defrag_choose_window(const struct vma_defrag_frames *frames,
-			 const unsigned long *pfns, const unsigned long *thps,
-			 unsigned long nr, unsigned long align,
-			 unsigned long phase, unsigned long *scratch,
-			 struct vma_defrag_window *best)
+bool vma_defrag_choose_window(const struct vma_defrag_frames *frames,
+			      const unsigned long *pfns,
+			      const unsigned long *thps, unsigned long nr,
+			      unsigned long align, unsigned long phase,
+			      unsigned long *scratch,
+			      struct vma_defrag_window *best)
 {
 	unsigned long end = frames->base + frames->nr;
 	unsigned long i, n = 0, k = 0, present = 0, first, a;
@@ -404,7 +420,7 @@ static struct {
 	struct defrag_zone_index *zones;
 	unsigned int nr_zones;
 	bool counted;			/* every block counted once */
-	atomic_t drifted;		/* snapshots disagreed: recount all */
+	atomic_t drifted;		/* snapshots disagreed: recount more */
 	unsigned int cursor_zone;	/* the round robin of recounts */
 	unsigned long cursor_block;
 } defrag_index = {
@@ -605,60 +621,20 @@ static bool recount_older(unsigned long age, u64 deadline,
 }
 
 /*
- * One request recounts everything, once, when snapshots found the machine
- * has moved on; a request never does it twice. Returns true if it did; one
- * stopped by a signal or its deadline leaves the recount to the next.
+ * Recount up to @budget stale blocks (counted more than DEFRAG_INDEX_FRESH
+ * ago), in turn round the machine from where the last request stopped,
+ * looking at no more than four times as many.
  */
-static bool recount_if_drifted(u64 deadline, struct defrag_index_cost *cost)
+static void recount_in_turn(unsigned long budget, u64 deadline,
+			    struct defrag_index_cost *cost)
 {
-	if (cost->recounted_all || !atomic_read(&defrag_index.drifted) ||
-	    atomic_cmpxchg(&defrag_index.drifted, 1, 0) != 1)
-		return false;
-	cost->recounted_all = true;
-	if (!recount_older(0, deadline, cost))
-		atomic_set(&defrag_index.drifted, 1);
-	return true;
-}
-
-/*
- * Recount the whole index now, for tests about the exact choice between
- * windows, which must not depend on what earlier tests left stale.
- */
-VISIBLE_IF_KUNIT void vma_defrag_index_refresh(void)
-{
-	struct defrag_search_cache cache = {};
-	struct defrag_index_cost cost = {};
-
-	if (defrag_index_get(&cost, 0, &cache))
-		return;
-	recount_older(0, 0, &cost);
-	defrag_index_put(0, 0, &cost, &cache);
-}
-EXPORT_SYMBOL_IF_KUNIT(vma_defrag_index_refresh);
-
-/**
- * defrag_index_put() - done with the frame index, recounting some of it
- * @refresh_blocks: how many stale blocks to recount, in turn round the
- *	machine
- * @deadline: ktime_get_ns() to stop recounting at; 0 for none. A fatal
- *	signal stops it too.
- * @cost: the index's costs are added to it
- * @cache: from defrag_index_get(), freed
- */
-void defrag_index_put(unsigned long refresh_blocks, u64 deadline,
-		      struct defrag_index_cost *cost,
-		      struct defrag_search_cache *cache)
-{
-	unsigned long looked = 0, b;
+	unsigned long looked = 0, b, stamp;
 	u64 t0 = ktime_get_ns();
 	unsigned int z;
 
-	if (recount_if_drifted(deadline, cost))
-		refresh_blocks = 0;
-	while (refresh_blocks && looked < 4 * refresh_blocks &&
-	       defrag_index.nr_zones && !out_of_time(deadline)) {
+	while (budget && looked < 4 * budget && defrag_index.nr_zones &&
+	       !out_of_time(deadline)) {
 		struct defrag_zone_index *zi;
-		unsigned long stamp;
 
 		/* Racy with other requests' turns: at worst a block twice */
 		z = READ_ONCE(defrag_index.cursor_zone) % defrag_index.nr_zones;
@@ -676,12 +652,68 @@ void defrag_index_put(unsigned long refresh_blocks, u64 deadline,
 		if (stamp && time_before(jiffies, stamp + DEFRAG_INDEX_FRESH))
 			continue;
 		count_block(zi, b);
-		refresh_blocks--;
+		budget--;
 		cost->blocks_counted++;
 		if (!(looked % 64))
 			cond_resched();
 	}
 	cost->refresh_ns += ktime_get_ns() - t0;
+}
+
+/*
+ * When snapshots found the machine has moved on, the request that sees it
+ * first recounts more than its share, once: DEFRAG_DRIFT_RECOUNT stale
+ * blocks, or 16 times its own @blocks if more, in turn. Bounded, so that
+ * a workload starting on a large machine costs the next requests a few
+ * milliseconds each and not a pass over all of its frames; the snapshots
+ * of the regions a search proposes correct those regions' counts anyway.
+ * Returns true if it recounted.
+ */
+static bool recount_if_drifted(unsigned long blocks, u64 deadline,
+			       struct defrag_index_cost *cost)
+{
+	if (cost->recounted_drift || !atomic_read(&defrag_index.drifted) ||
+	    atomic_cmpxchg(&defrag_index.drifted, 1, 0) != 1)
+		return false;
+	cost->recounted_drift = true;
+	recount_in_turn(max_t(unsigned long, DEFRAG_DRIFT_RECOUNT, 16 * blocks),
+			deadline, cost);
+	return true;
+}
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/*
+ * Recount the whole index now, for tests about the exact choice between
+ * windows, which must not depend on what earlier tests left stale.
+ */
+void vma_defrag_index_refresh(void)
+{
+	struct defrag_search_cache cache = {};
+	struct defrag_index_cost cost = {};
+
+	if (defrag_index_get(&cost, 0, &cache))
+		return;
+	recount_older(0, 0, &cost);
+	defrag_index_put(0, 0, &cost, &cache);
+}
+EXPORT_SYMBOL_IF_KUNIT(vma_defrag_index_refresh);
+#endif
+
+/**
+ * defrag_index_put() - done with the frame index, recounting some of it
+ * @refresh_blocks: how many stale blocks to recount, in turn round the
+ *	machine
+ * @deadline: ktime_get_ns() to stop recounting at; 0 for none. A fatal
+ *	signal stops it too.
+ * @cost: the index's costs are added to it
+ * @cache: from defrag_index_get(), freed
+ */
+void defrag_index_put(unsigned long refresh_blocks, u64 deadline,
+		      struct defrag_index_cost *cost,
+		      struct defrag_search_cache *cache)
+{
+	if (!recount_if_drifted(refresh_blocks, deadline, cost))
+		recount_in_turn(refresh_blocks, deadline, cost);
 	kfree(cache->longest);
 	cache->longest = NULL;
 	up_read(&defrag_index.lock);
@@ -1048,13 +1080,17 @@ int defrag_index_regions(const struct vma_defrag_search *s,
 
 	max = min_t(unsigned int, max, ARRAY_SIZE(found));
 	/* Counts from before the machine moved on would mislead the search */
-	if (recount_if_drifted(s->deadline, cost))
+	if (recount_if_drifted(s->nr / BLOCK, s->deadline, cost))
 		forget_longest(cache);
 again:
 	t0 = ktime_get_ns();
 	for (z = 0; z < defrag_index.nr_zones; z++) {
+		struct zone *zone = defrag_index.zones[z].zone;
 		unsigned long unknown = ULONG_MAX;
 
+		/* A node the requester may not allocate from */
+		if (s->nodes && !node_isset(zone_to_nid(zone), *s->nodes))
+			continue;
 		n = vma_defrag_find_regions(&defrag_index.zones[z].map, s,
 					    cache->longest ?
 					    &cache->longest[z] : &unknown,
@@ -1064,7 +1100,7 @@ again:
 		/* Merge, best first */
 		for (i = 0; i < n; i++) {
 			struct defrag_region r = {
-				.zone = defrag_index.zones[z].zone,
+				.zone = zone,
 				.r = found[i],
 			};
 

@@ -67,7 +67,7 @@ struct defrag_index_cost {
 	/* blocks the request's snapshots recounted, and those that drifted */
 	unsigned long snap_blocks;
 	unsigned long snap_drifted;
-	bool recounted_all;	/* the request recounted the whole index */
+	bool recounted_drift;	/* the request recounted for a drift */
 };
 
 /*

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Judge a test guest's console log.
+"""Judge the console logs of the test guests (one per --console, each
+with its QEMU exit status as a --guest-rc in the same order).
 
 Counts the KUnit cases (parsed by the kernel's own `kunit.py parse`) and
 the guest tests (CONTIG-TEST-BEGIN/END markers written by guest/init),
@@ -116,17 +117,47 @@ def failure_excerpt(detail, first=20, last=40):
     return out + ["(last lines:)"] + detail[-last:]
 
 
+def judge_console(console, lines, guest_rc, args, count):
+    """Count one guest's KUnit cases, guest tests and run checks; returns
+    whether KUnit cases ran in it."""
+    print("KUnit (kunit.py parse):")
+    cases, text = kunit_results(args.kunit_py, console)
+    details = kunit_details(lines)
+    for name, status in cases:
+        count("kunit:" + name, status, details.get(name.split(".")[-1]))
+
+    print("Guest tests:")
+    for name, status, out, secs in guest_results(lines):
+        count("guest:" + name, status, out, secs)
+
+    # The run's own checks are not tests: they add a failure when they
+    # fail and nothing to the pass count when they hold.
+    print("Run checks:")
+    splats = [l for l in lines if SPLAT_RE.search(l)]
+    if splats:
+        count("kernel-log-clean", "FAIL", splats)
+    else:
+        print("  ok    kernel log has no splat")
+    done = any("CONTIG-GUEST-DONE" in l for l in lines)
+    if done and guest_rc == 0:
+        print("  ok    guest finished and powered off")
+    else:
+        why = {124: "guest timed out"}.get(guest_rc,
+                                           f"qemu exit status {guest_rc}")
+        count("guest-finished", "FAIL", [why] + lines[-20:])
+    return bool(cases)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--console", required=True)
+    ap.add_argument("--console", required=True, action="append")
     ap.add_argument("--kunit-py", required=True)
-    ap.add_argument("--guest-rc", type=int, default=0)
+    ap.add_argument("--guest-rc", type=int, action="append", default=[])
     ap.add_argument("--expect-kunit", action="store_true",
                     help="fail when no KUnit case ran")
     ap.add_argument("--json", help="write every result here")
     args = ap.parse_args()
 
-    lines = open(args.console, errors="replace").read().splitlines()
     passed = failed = skipped = 0
     results = []
 
@@ -148,35 +179,15 @@ def main():
             for d in failure_excerpt(detail):
                 print(f"        | {d}")
 
-    print("KUnit (kunit.py parse):")
-    cases, text = kunit_results(args.kunit_py, args.console)
-    details = kunit_details(lines)
-    for name, status in cases:
-        count("kunit:" + name, status, details.get(name.split(".")[-1]))
-    if not cases:
-        print(text)
+    rcs = args.guest_rc + [0] * (len(args.console) - len(args.guest_rc))
+    kunit_ran = False
+    for console, guest_rc in zip(args.console, rcs):
+        print(f"{console}:")
+        lines = open(console, errors="replace").read().splitlines()
+        kunit_ran |= judge_console(console, lines, guest_rc, args, count)
+    if not kunit_ran:
         count("kunit:suites-ran", "FAIL" if args.expect_kunit else "SKIP",
               ["no KUnit test ran"])
-
-    print("Guest tests:")
-    for name, status, out, secs in guest_results(lines):
-        count("guest:" + name, status, out, secs)
-
-    # The run's own checks are not tests: they add a failure when they
-    # fail and nothing to the pass count when they hold.
-    print("Run checks:")
-    splats = [l for l in lines if SPLAT_RE.search(l)]
-    if splats:
-        count("kernel-log-clean", "FAIL", splats)
-    else:
-        print("  ok    kernel log has no splat")
-    done = any("CONTIG-GUEST-DONE" in l for l in lines)
-    if done and args.guest_rc == 0:
-        print("  ok    guest finished and powered off")
-    else:
-        why = {124: "guest timed out"}.get(args.guest_rc,
-                                            f"qemu exit status {args.guest_rc}")
-        count("guest-finished", "FAIL", [why] + lines[-20:])
 
     if args.json:
         with open(args.json, "w") as f:

@@ -107,9 +107,10 @@ static ssize_t defrag_write(struct file *file, const char __user *ubuf,
 	len += scnprintf(res->buf + len, sizeof(res->buf) - len,
 			 "segments %u\nreanchors %u\npartial %d\nns %llu\n"
 			 "plan_ns %llu\nindex_ns %llu\nsearch_ns %llu\n"
-			 "index_blocks %lu\n",
+			 "index_blocks %lu\nnode_refused %lu\n",
 			 st.segments, st.reanchors, st.partial, st.ns,
-			 st.plan_ns, st.index_ns, st.search_ns, st.index_blocks);
+			 st.plan_ns, st.index_ns, st.search_ns, st.index_blocks,
+			 st.node_refused);
 	len += print_layouts(res->buf + len, sizeof(res->buf) - len, &before,
 			     &after);
 	res->len = len;

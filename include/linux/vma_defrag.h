@@ -9,6 +9,7 @@
 #define _LINUX_VMA_DEFRAG_H
 
 #include <linux/bits.h>
+#include <linux/nodemask.h>
 #include <linux/types.h>
 
 struct folio;
@@ -96,6 +97,8 @@ enum vma_defrag_fail {
  * @search_ns: finding windows on the index, and checking them frame by
  *	frame
  * @index_blocks: pageblocks counted for the index
+ * @node_refused: pages not exchanged because the other page would have
+ *	landed on a node its owner may not use (counted in @failed too)
  */
 struct vma_defrag_stats {
 	unsigned long pages;
@@ -114,6 +117,7 @@ struct vma_defrag_stats {
 	u64 index_ns;
 	u64 search_ns;
 	unsigned long index_blocks;
+	unsigned long node_refused;
 };
 
 /**
@@ -251,6 +255,7 @@ struct vma_defrag_block_map {
  * @phase: the anchor must be congruent with @phase modulo @align
  * @scratch: room for @nr PFNs
  * @deadline: ktime_get_ns() at which to give up; 0 for none
+ * @nodes: the nodes whose zones the window may lie in; NULL for any
  */
 struct vma_defrag_search {
 	bool exchange_only;
@@ -262,6 +267,7 @@ struct vma_defrag_search {
 	unsigned long phase;
 	unsigned long *scratch;
 	u64 deadline;
+	const nodemask_t *nodes;
 };
 
 /**
@@ -281,17 +287,18 @@ struct vma_defrag_region {
 };
 
 bool vma_defrag_claimed(unsigned long pfn, unsigned long nr);
-#if IS_ENABLED(CONFIG_KUNIT)
-int vma_defrag_find_regions(const struct vma_defrag_block_map *map,
-			    const struct vma_defrag_search *s,
-			    unsigned long *longest,
-			    struct vma_defrag_region *best, unsigned int max);
+/* The exact window search, for mm/vma_defrag*.c and their tests */
 bool vma_defrag_choose_window(const struct vma_defrag_frames *frames,
 			      const unsigned long *pfns,
 			      const unsigned long *thps, unsigned long nr,
 			      unsigned long align, unsigned long phase,
 			      unsigned long *scratch,
 			      struct vma_defrag_window *best);
+#if IS_ENABLED(CONFIG_KUNIT)
+int vma_defrag_find_regions(const struct vma_defrag_block_map *map,
+			    const struct vma_defrag_search *s,
+			    unsigned long *longest,
+			    struct vma_defrag_region *best, unsigned int max);
 bool vma_defrag_chunk_bounds(unsigned long key_pfn, unsigned long first,
 			     unsigned long nr, unsigned long align,
 			     unsigned long c, unsigned long *cfirst,

@@ -342,8 +342,11 @@ static bool anchor_segment(struct defrag_ctx *ctx, unsigned long first,
 	bitmap_shift_right(ctx->seg_thps, ctx->thps, first, first + nr);
 	/*
 	 * Regions the counts got wrong are recounted by their snapshot, so
-	 * the next round of the search sees them as they are.
+	 * the next round of the search sees them as they are. When every
+	 * round failed, the counts may be wrong elsewhere too: once per
+	 * request, the whole index is recounted and the rounds run again.
 	 */
+again:
 	for (round = 0, n = 1; round < DEFRAG_ROUNDS && n > 0; round++) {
 		n = defrag_index_regions(&s, regions, DEFRAG_REGIONS,
 					 &ctx->cache, &ctx->icost);
@@ -356,6 +359,9 @@ static bool anchor_segment(struct defrag_ctx *ctx, unsigned long first,
 		if (should_stop(ctx))
 			return false;
 	}
+	if (n > 0 && defrag_index_recheck(s.deadline, &ctx->cache,
+					  &ctx->icost))
+		goto again;
 	return false;
 }
 
@@ -490,6 +496,19 @@ static int take_free(struct defrag_ctx *ctx, unsigned long pfn,
 	if (!head || block < order) {
 		spin_unlock_irqrestore(&zone->lock, flags);
 		return head ? -ERANGE : -EBUSY;
+	}
+	/*
+	 * The page allocator would have served this user page from any zone
+	 * up to ZONE_MOVABLE: keep the reserve a lower zone holds against
+	 * such allocations (lowmem_reserve) on top of the min watermark that
+	 * __isolate_free_page() checks without it. Not for an isolated
+	 * pageblock: the zone no longer counts its free frames.
+	 */
+	if (!is_migrate_isolate_page(head) &&
+	    !zone_watermark_ok(zone, 0, min_wmark_pages(zone) + (1UL << block),
+			       gfp_zone(GFP_HIGHUSER_MOVABLE), 0)) {
+		spin_unlock_irqrestore(&zone->lock, flags);
+		return -ENOMEM;
 	}
 	if (!__isolate_free_page(head, block)) {
 		spin_unlock_irqrestore(&zone->lock, flags);

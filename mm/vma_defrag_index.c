@@ -34,8 +34,9 @@
  *    taking them in turn round the machine: a constant part that sweeps a
  *    machine in a number of requests proportional to its size, and a part
  *    that follows the request's own size;
- *  - a request whose search finds no candidate at all recounts, once, the
- *    blocks not counted in the last DEFRAG_INDEX_FRESH, and searches
+ *  - a request whose search finds no candidate at all, or whose proposed
+ *    regions all fail their exact check for DEFRAG_ROUNDS rounds,
+ *    recounts, once, every block (defrag_index_recheck()), and searches
  *    again: what became usable since the counts (frames a workload took
  *    that an exchange could now use, kernel memory freed) shows only so.
  *    On a machine with no window for a large request, that request costs
@@ -44,8 +45,8 @@
  *    they hold blocked frames, or a quarter of their frames freed or
  *    taken), the machine has moved on since the counts were made (a
  *    workload started or ended): the request's next search first
- *    recounts, once, DEFRAG_DRIFT_RECOUNT stale blocks (4 GiB) or 16
- *    times its own size if more, in turn round the machine. Bounded: a
+ *    recounts, once, DEFRAG_DRIFT_RECOUNT blocks (4 GiB) or 16 times its
+ *    own size if more, fresh or not, in turn round the machine. Bounded: a
  *    workload starting on a 1 TiB machine must not cost the next request
  *    a pass over every frame; the snapshots of the regions a search
  *    proposes correct those regions' counts, which is what the search
@@ -621,12 +622,12 @@ static bool recount_older(unsigned long age, u64 deadline,
 }
 
 /*
- * Recount up to @budget stale blocks (counted more than DEFRAG_INDEX_FRESH
- * ago), in turn round the machine from where the last request stopped,
- * looking at no more than four times as many.
+ * Recount up to @budget blocks counted more than @age jiffies ago, in turn
+ * round the machine from where the last request stopped, looking at no
+ * more than four times as many.
  */
-static void recount_in_turn(unsigned long budget, u64 deadline,
-			    struct defrag_index_cost *cost)
+static void recount_in_turn(unsigned long budget, unsigned long age,
+			    u64 deadline, struct defrag_index_cost *cost)
 {
 	unsigned long looked = 0, b, stamp;
 	u64 t0 = ktime_get_ns();
@@ -649,7 +650,7 @@ static void recount_in_turn(unsigned long budget, u64 deadline,
 		WRITE_ONCE(defrag_index.cursor_block, b + 1);
 		looked++;
 		stamp = READ_ONCE(zi->map.blocks[b].stamp);
-		if (stamp && time_before(jiffies, stamp + DEFRAG_INDEX_FRESH))
+		if (stamp && time_before(jiffies, stamp + age))
 			continue;
 		count_block(zi, b);
 		budget--;
@@ -662,8 +663,10 @@ static void recount_in_turn(unsigned long budget, u64 deadline,
 
 /*
  * When snapshots found the machine has moved on, the request that sees it
- * first recounts more than its share, once: DEFRAG_DRIFT_RECOUNT stale
- * blocks, or 16 times its own @blocks if more, in turn. Bounded, so that
+ * first recounts more than its share, once: DEFRAG_DRIFT_RECOUNT blocks,
+ * or 16 times its own @blocks if more, in turn, however recently they were
+ * counted (what changed may have changed right after a count: a test that
+ * maps memory and asks at once showed it). Bounded, so that
  * a workload starting on a large machine costs the next requests a few
  * milliseconds each and not a pass over all of its frames; the snapshots
  * of the regions a search proposes correct those regions' counts anyway.
@@ -677,7 +680,7 @@ static bool recount_if_drifted(unsigned long blocks, u64 deadline,
 		return false;
 	cost->recounted_drift = true;
 	recount_in_turn(max_t(unsigned long, DEFRAG_DRIFT_RECOUNT, 16 * blocks),
-			deadline, cost);
+			0, deadline, cost);
 	return true;
 }
 
@@ -713,7 +716,8 @@ void defrag_index_put(unsigned long refresh_blocks, u64 deadline,
 		      struct defrag_search_cache *cache)
 {
 	if (!recount_if_drifted(refresh_blocks, deadline, cost))
-		recount_in_turn(refresh_blocks, deadline, cost);
+		recount_in_turn(refresh_blocks, DEFRAG_INDEX_FRESH, deadline,
+				cost);
 	kfree(cache->longest);
 	cache->longest = NULL;
 	up_read(&defrag_index.lock);
@@ -1120,16 +1124,38 @@ again:
 	/*
 	 * Nothing: the counts may be too old to show what became usable since
 	 * (frames a workload took that an exchange could now use, kernel
-	 * memory freed). Once per request, recount what was not counted in
-	 * the last DEFRAG_INDEX_FRESH and look again.
+	 * memory freed). Once per request, recount and look again.
 	 */
-	if (!n && !nregions && !cache->rechecked) {
-		cache->rechecked = true;
-		recount_older(DEFRAG_INDEX_FRESH, s->deadline, cost);
-		forget_longest(cache);
+	if (!n && !nregions && defrag_index_recheck(s->deadline, cache, cost))
 		goto again;
-	}
 	return n < 0 ? n : nregions;
+}
+
+/**
+ * defrag_index_recheck() - recount the whole index, once per request
+ * @deadline: ktime_get_ns() to stop at; 0 for none
+ * @cache: the request's search cache
+ * @cost: the recount's time is added to it
+ *
+ * For a search that found nothing, or whose regions all failed their
+ * exact check: the counts may be too old. Every block is recounted, also
+ * those counted a moment ago, since what changed may have changed right
+ * after (a KUnit case that maps memory and asks at once found no window
+ * when they were skipped, and when only a bounded part was recounted).
+ *
+ * Context: between defrag_index_get() and defrag_index_put().
+ * Return: true if it recounted (the caller searches again), false if this
+ * request did so already.
+ */
+bool defrag_index_recheck(u64 deadline, struct defrag_search_cache *cache,
+			  struct defrag_index_cost *cost)
+{
+	if (cache->rechecked)
+		return false;
+	cache->rechecked = true;
+	recount_older(0, deadline, cost);
+	forget_longest(cache);
+	return true;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -87,6 +87,8 @@ int defrag_index_get(struct defrag_index_cost *cost, u64 deadline,
 void defrag_index_put(unsigned long refresh_blocks, u64 deadline,
 		      struct defrag_index_cost *cost,
 		      struct defrag_search_cache *cache);
+bool defrag_index_recheck(u64 deadline, struct defrag_search_cache *cache,
+			  struct defrag_index_cost *cost);
 int defrag_index_regions(const struct vma_defrag_search *s,
 			 struct defrag_region *regions, unsigned int max,
 			 struct defrag_search_cache *cache,

@@ -118,7 +118,7 @@ def metrics(rec, events):
         out.update({"regress_checks": r["checks"],
                     "regress_failed": r["failed"],
                     "regress_failures": ", ".join(r["failures"]) or "-"})
-    elif rec["scenario"] == "prepare-scale":
+    elif rec["scenario"] in ("prepare-scale", "prepare-nowindow"):
         out["scale"] = r
     elif rec["scenario"].startswith("contigctl-"):
         lay = r.get("layout") or {}
@@ -512,6 +512,34 @@ def scale_table(results):
         print("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(row)))
 
 
+def nowindow_table(results):
+    """A 2 GiB range at a 1 GiB-aligned key on memory with no clean 1 GiB
+    window: where every page ended up."""
+    rows = [r["scale"] for r in results
+            if r["scenario"] == "prepare-nowindow"]
+    if not rows:
+        return
+    w, p = rows[0]["windows"], rows[0]["prepare"]
+    after, moves = p["after"], p["moves"]
+    chunks = p["length"] >> 21
+    placed = after["chunks_2m"] * 512 + after["chunks_1g"] * 262144
+    failed = sum(moves["failed"].values())
+    print()
+    print(f"A {p['length'] >> 30} GiB range at a 1 GiB-aligned key, no clean "
+          f"1 GiB window (fewest blocked frames in one: "
+          f"{w['fewest_blocked_1g']}; clean 2 MiB windows: "
+          f"{w['clean_windows_2m']})")
+    head = ["segments", "runs before", "runs after", "2M chunks congruent",
+            "pages failed", "pages neither placed nor failed", "time"]
+    row = [p["moves"]["segments"], p["before"]["runs"], after["runs"],
+           f"{after['chunks_2m']} of {chunks}", failed,
+           after["present"] - placed - failed,
+           f"{moves['ns'] / 1e9:.1f} s"]
+    widths = [max(len(str(a)), len(str(b))) for a, b in zip(head, row)]
+    for line in (head, row):
+        print("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(line)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--console", required=True, action="append",
@@ -556,6 +584,7 @@ def main():
         vfio_table(results)
         rdma_table(results)
         scale_table(results)
+        nowindow_table(results)
         png = args.json.rsplit("/", 1)[0] + "/perftest-bw" + (
             "-demo" if args.json.endswith("-demo.json") else "") + ".png"
         err = perftest_table(results, png)

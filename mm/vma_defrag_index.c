@@ -106,7 +106,7 @@
 #define DEFRAG_SEARCH_CHECK	256
 /* A request's snapshots of this many blocks can tell the index drifted */
 #define DEFRAG_DRIFT_BLOCKS	8
-/* Stale blocks the request that finds the index drifted recounts, at least */
+/* Blocks the request that finds the index drifted recounts, at least */
 #define DEFRAG_DRIFT_RECOUNT	2048
 
 /* ---------------------------------------------------------------------- */

@@ -138,9 +138,16 @@ static void vmas_shmem(struct kunit *test)
 {
 	struct file *file = user_mem_shmem_file(test, SZ_2M, false);
 	unsigned long s = user_mem_map_file(test, file, SZ_2M, 0);
+	unsigned long p;
 	bool madvised;
 
 	KUNIT_EXPECT_EQ(test, check(s, SZ_2M, true, &madvised), 0);
+	/* Mapped private, a tmpfs file is a file mapping: query, no move */
+	p = kunit_vm_mmap(test, file, 0, SZ_2M, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(p));
+	KUNIT_EXPECT_EQ(test, check(p, SZ_2M, true, &madvised), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, check(p, SZ_2M, false, &madvised), 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -218,6 +225,51 @@ static void prepare_policy(struct kunit *test)
 	user_mem_check(test, b, SZ_2M, 2);
 }
 
+/*
+ * Free frames only (what a caller without CAP_SYS_NICE gets): the range
+ * still ends up in one congruent run, by migration alone, and the pages
+ * interleaved with it (another buffer, standing for another process's)
+ * stay on their frames with their data.
+ */
+static void prepare_free_only(struct kunit *test)
+{
+	struct contig_dma_request req = {
+		.key = KEY, .user = CONTIG_DMA_USER_EXPLICIT,
+		.flags = CONTIG_DMA_FREE_ONLY,
+	};
+	unsigned long a, b, i, pfn, *pfns, moved = 0;
+	struct contig_dma_result res;
+	struct folio *folio;
+
+	pfns = kunit_kcalloc(test, SZ_2M / PAGE_SIZE, sizeof(*pfns),
+			     GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pfns);
+	user_mem_map_interleaved(test, &a, &b);
+	for (i = 0; i < SZ_2M / PAGE_SIZE; i++) {
+		folio = user_mem_folio_at(b + i * PAGE_SIZE, &pfns[i]);
+		KUNIT_ASSERT_NOT_NULL(test, folio);
+		folio_put(folio);
+	}
+	req.start = a;
+	req.len = SZ_2M;
+	KUNIT_ASSERT_EQ(test, contig_dma_prepare(current->mm, &req, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
+	KUNIT_EXPECT_GT(test, res.before.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	KUNIT_EXPECT_EQ(test, res.moves.exchanged, 0);
+	KUNIT_EXPECT_EQ(test, res.moves.in_place + res.moves.migrated, 512);
+	for (i = 0; i < SZ_2M / PAGE_SIZE; i++) {
+		folio = user_mem_folio_at(b + i * PAGE_SIZE, &pfn);
+		KUNIT_ASSERT_NOT_NULL(test, folio);
+		folio_put(folio);
+		moved += pfn != pfns[i];
+	}
+	KUNIT_EXPECT_EQ(test, moved, 0);
+	user_mem_check(test, a, SZ_2M, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+}
+
 static void prepare_empty_and_bad(struct kunit *test)
 {
 	unsigned long a = user_mem_map_anon(test, SZ_4M, 0);
@@ -234,12 +286,22 @@ static void prepare_empty_and_bad(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_SKIP_EMPTY);
 	KUNIT_EXPECT_EQ(test, res.before.present, 0);
 
+	/* A device that cannot map PAGE_SIZE: a skip of its own, not an error */
 	req.pgsize_bitmap = SZ_2M;
+	KUNIT_EXPECT_EQ(test, contig_dma_prepare(current->mm, &req, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_SKIP_PGSIZE);
+	/* ... once the policy let it through: madvise, and no MADV_HUGEPAGE */
+	req.user = CONTIG_DMA_USER_VFIO;
+	KUNIT_EXPECT_EQ(test, contig_dma_prepare(current->mm, &req, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_SKIP_POLICY);
+	req.user = CONTIG_DMA_USER_EXPLICIT;
+	req.pgsize_bitmap = 0;
+	req.flags = BIT(7);
 	KUNIT_EXPECT_EQ(test, contig_dma_prepare(current->mm, &req, &res),
 			-EINVAL);
 	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_ERROR);
-	req.pgsize_bitmap = 0;
-	req.flags = BIT(7);
+	/* Exchange only, and free frames only: contradictory */
+	req.flags = CONTIG_DMA_EXCHANGE_ONLY | CONTIG_DMA_FREE_ONLY;
 	KUNIT_EXPECT_EQ(test, contig_dma_prepare(current->mm, &req, &res),
 			-EINVAL);
 	req.flags = 0;
@@ -261,6 +323,7 @@ static struct kunit_case contig_dma_cases[] = {
 	KUNIT_CASE(vmas_shmem),
 	KUNIT_CASE_SLOW(prepare_explicit),
 	KUNIT_CASE_SLOW(prepare_policy),
+	KUNIT_CASE_SLOW(prepare_free_only),
 	KUNIT_CASE(prepare_empty_and_bad),
 	{}
 };

@@ -322,6 +322,7 @@ static bool anchor_segment(struct defrag_ctx *ctx, unsigned long first,
 {
 	struct vma_defrag_search s = {
 		.exchange_only = ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY,
+		.free_only = ctx->req->flags & VMA_DEFRAG_FREE_ONLY,
 		.has_anon = ctx->has_anon,
 		.pfns = ctx->pfns + first,
 		.thps = ctx->seg_thps,
@@ -331,6 +332,7 @@ static bool anchor_segment(struct defrag_ctx *ctx, unsigned long first,
 		.scratch = ctx->scratch,
 		.deadline = ctx->req->max_ns ? ctx->deadline : 0,
 		.nodes = &ctx->nodes,
+		.req = ctx->req,
 	};
 	struct defrag_region regions[DEFRAG_REGIONS];
 	struct vma_defrag_window w;
@@ -822,7 +824,8 @@ static bool should_stop(struct defrag_ctx *ctx)
 	if (fatal_signal_pending(current))
 		ctx->stop = -EINTR;
 	else if ((req->max_pages && ctx->moved >= req->max_pages) ||
-		 (req->max_ns && ktime_get_ns() >= ctx->deadline))
+		 (req->max_ns && ktime_get_ns() >= ctx->deadline) ||
+		 (req->stop && req->stop(req->stop_arg)))
 		ctx->stop = 1;
 	return ctx->stop;
 }
@@ -841,7 +844,7 @@ static struct folio *lookup(struct defrag_ctx *ctx, unsigned long va,
 	if (!vma)
 		goto out;
 	if ((vma->vm_flags & (VM_IO | VM_PFNMAP | VM_HUGETLB)) ||
-	    (!vma_is_anonymous(vma) && !vma_is_shmem(vma))) {
+	    !vma_defrag_vma_supported(vma)) {
 		*supported = false;
 		goto out;
 	}
@@ -980,10 +983,17 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 	unsigned int order = folio_order(folio);
 	unsigned long nr = 1UL << order;
 	bool exchange_only = ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY;
+	bool free_only = ctx->req->flags & VMA_DEFRAG_FREE_ONLY;
 	struct folio *other;
 	struct page *held;
 	int ret;
 
+	/* Moving it would move another process's page too */
+	if (free_only && folio_likely_mapped_shared(folio)) {
+		fail(ctx, VMA_DEFRAG_FAIL_UNSUPPORTED, nr, index);
+		folio_put(folio);
+		return true;
+	}
 	held = held_at(ctx, target, order);
 	if (!held && !exchange_only && target_free(target)) {
 		ret = take_free(ctx, target, order);
@@ -1018,6 +1028,15 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 		return true;
 	}
 
+	/* No exchange with, nor split of, what another process may own */
+	if (free_only) {
+		if (order)
+			goto split_ours;
+		fail(ctx, target_free(target) ? VMA_DEFRAG_FAIL_BUSY :
+		     VMA_DEFRAG_FAIL_UNMOVABLE, nr, index);
+		folio_put(folio);
+		return true;
+	}
 	other = vma_defrag_target_folio(target);
 	if (!other && order)
 		goto split_ours;
@@ -1491,6 +1510,10 @@ static int check_request(const struct vma_defrag_request *req)
 {
 	if (!req->len || !PAGE_ALIGNED(req->start) || !PAGE_ALIGNED(req->len) ||
 	    !PAGE_ALIGNED(req->key) || (req->flags & ~VMA_DEFRAG_FLAGS))
+		return -EINVAL;
+	/* Exchange only, and never exchange: nothing could move */
+	if ((req->flags & VMA_DEFRAG_EXCHANGE_ONLY) &&
+	    (req->flags & VMA_DEFRAG_FREE_ONLY))
 		return -EINVAL;
 	if (req->start + req->len < req->start || req->key + req->len < req->key)
 		return -EOVERFLOW;

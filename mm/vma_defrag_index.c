@@ -29,6 +29,11 @@
  *    as the index's build); if it is stopped (a signal, its time budget),
  *    blocks not yet counted read as blocked, and the next request goes on;
  *  - every exact snapshot of a region recounts the pageblocks it covers;
+ *  - before each search, the blocks of the few windows that would keep
+ *    most of the segment's present pages in place are recounted, however
+ *    recently: those pages were often faulted in just before the request,
+ *    after their frames were counted free, and these are the windows the
+ *    search should find first (recount_own_windows());
  *  - every request then recounts stale pageblocks (counted more than
  *    DEFRAG_INDEX_FRESH ago), twice as many as its range spans plus 128,
  *    taking them in turn round the machine: a constant part that sweeps a
@@ -108,6 +113,8 @@
 #define DEFRAG_DRIFT_BLOCKS	8
 /* Blocks the request that finds the index drifted recounts, at least */
 #define DEFRAG_DRIFT_RECOUNT	2048
+/* The windows most of a segment's pages vote for, recounted before a search */
+#define DEFRAG_OWN_WINDOWS	4
 
 /* ---------------------------------------------------------------------- */
 /* Frames */
@@ -216,6 +223,7 @@ static bool frame_blocked(unsigned int kind, const struct vma_defrag_search *s)
 {
 	return (kind & FRAME_BLOCKED) ||
 	       ((kind & FRAME_FREE) && s->exchange_only) ||
+	       (!(kind & FRAME_FREE) && s->free_only) ||
 	       ((kind & FRAME_SHMEM_MAPPED) && s->has_anon);
 }
 
@@ -684,6 +692,79 @@ static bool recount_if_drifted(unsigned long blocks, u64 deadline,
 	return true;
 }
 
+/* Recount the blocks of every zone's index that [@a, @a + @nr) covers */
+static void recount_span(unsigned long a, unsigned long nr,
+			 struct defrag_index_cost *cost)
+{
+	unsigned long b, first, last;
+	unsigned int z;
+
+	for (z = 0; z < defrag_index.nr_zones; z++) {
+		struct defrag_zone_index *zi = &defrag_index.zones[z];
+		unsigned long end = zi->map.base + zi->map.nr * BLOCK;
+
+		if (a + nr <= zi->map.base || a >= end)
+			continue;
+		first = (max(a, zi->map.base) - zi->map.base) / BLOCK;
+		last = (min(a + nr, end) - 1 - zi->map.base) / BLOCK;
+		for (b = first; b <= last; b++) {
+			count_block(zi, b);
+			cost->blocks_counted++;
+			cond_resched();
+		}
+	}
+}
+
+/*
+ * The windows that keep most of a segment's pages where they are, which
+ * the search ranks first when they are clean, have the counts likeliest
+ * to be stale: the pages that vote for them were often faulted in just
+ * before the request, so that a count taken while their frames were free
+ * reads as blocked to an exchange-only request and the search passes the
+ * cheapest window over for one where every page moves (a COW test found
+ * it so). Before searching, recount the blocks of the DEFRAG_OWN_WINDOWS
+ * windows with the most votes, each with at least 1/64 of the present
+ * pages, however recently counted: a cost that follows the segment's size.
+ * Returns true if it recounted any block.
+ */
+static bool recount_own_windows(const struct vma_defrag_search *s,
+				struct defrag_index_cost *cost)
+{
+	unsigned long counted = cost->blocks_counted;
+	unsigned long top[DEFRAG_OWN_WINDOWS] = {}, votes[DEFRAG_OWN_WINDOWS] = {};
+	unsigned long i, j, a, run, n = 0, present = 0;
+	u64 t0 = ktime_get_ns();
+
+	for (i = 0; i < s->nr; i++) {
+		if (!s->pfns[i])
+			continue;
+		present++;
+		if (s->pfns[i] < i)
+			continue;
+		a = s->pfns[i] - i;
+		if ((a & (s->align - 1)) == s->phase)
+			s->scratch[n++] = a;
+	}
+	sort(s->scratch, n, sizeof(*s->scratch), cmp_ulong, NULL);
+	for (i = 0; i < n; i += run) {
+		for (run = 1; i + run < n && s->scratch[i + run] == s->scratch[i];
+		     run++)
+			;
+		if (64 * run < present || run <= votes[DEFRAG_OWN_WINDOWS - 1])
+			continue;
+		for (j = DEFRAG_OWN_WINDOWS - 1; j && run > votes[j - 1]; j--) {
+			top[j] = top[j - 1];
+			votes[j] = votes[j - 1];
+		}
+		top[j] = s->scratch[i];
+		votes[j] = run;
+	}
+	for (j = 0; j < DEFRAG_OWN_WINDOWS && votes[j]; j++)
+		recount_span(top[j], s->nr, cost);
+	cost->refresh_ns += ktime_get_ns() - t0;
+	return cost->blocks_counted != counted;
+}
+
 #if IS_ENABLED(CONFIG_KUNIT)
 /*
  * Recount the whole index now, for tests about the exact choice between
@@ -731,6 +812,8 @@ static unsigned long block_blocked(const struct vma_defrag_block *b,
 {
 	if (!READ_ONCE(b->stamp))
 		return BLOCK;
+	if (s->free_only)
+		return BLOCK - READ_ONCE(b->free);
 	return READ_ONCE(b->blocked) +
 	       (s->exchange_only ? READ_ONCE(b->free) : 0) +
 	       (s->has_anon ? READ_ONCE(b->shmem_mapped) : 0);
@@ -875,7 +958,8 @@ static int search_check(const struct vma_defrag_search *s,
 	cond_resched();
 	if (fatal_signal_pending(current))
 		return -EINTR;
-	if (s->deadline && ktime_get_ns() >= s->deadline)
+	if ((s->deadline && ktime_get_ns() >= s->deadline) ||
+	    (s->req && s->req->stop && s->req->stop(s->req->stop_arg)))
 		return -ETIME;
 	return 0;
 }
@@ -1085,6 +1169,9 @@ int defrag_index_regions(const struct vma_defrag_search *s,
 	max = min_t(unsigned int, max, ARRAY_SIZE(found));
 	/* Counts from before the machine moved on would mislead the search */
 	if (recount_if_drifted(s->nr / BLOCK, s->deadline, cost))
+		forget_longest(cache);
+	/* The longest clean runs may have grown */
+	if (recount_own_windows(s, cost))
 		forget_longest(cache);
 again:
 	t0 = ktime_get_ns();

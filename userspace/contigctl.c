@@ -187,6 +187,8 @@ static const char *einval_hint(const struct req *r, bool prepare)
 		return "START, LEN and the key must be multiples of 4 KiB";
 	if (prepare && r->pgsizes && !(r->pgsizes & SZ_4K))
 		return "--pgsizes must include 4K";
+	if (prepare && geteuid() && ((r->start | r->len | r->key) & (SZ_2M - 1)))
+		return "without CAP_SYS_ADMIN, START, LEN and the key must be multiples of 2 MiB";
 	if (r->pid)
 		snprintf(buf, sizeof(buf),
 			 "the range must lie within one mapping (VMA): see /proc/%d/maps",
@@ -212,6 +214,10 @@ static const char *ioctl_hint(const struct req *r, bool prepare, int err)
 	case EOVERFLOW:
 		return "START + LEN or the key + LEN goes beyond 2^64";
 	case EPERM:
+		if (!prepare && !r->pid)
+			return "query needs CAP_SYS_ADMIN: the layout tells which pages are physically adjacent, as pagemap's PFNs do";
+		if (prepare && (r->flags & CONTIG_DMA_F_EXCHANGE_ONLY))
+			return "--exchange-only needs CAP_SYS_NICE: it moves other processes' pages";
 		return "no permission on that process: needs ptrace access, and CAP_SYS_NICE for another user's process";
 	case ESRCH:
 		return "the process has exited, or has no memory (a zombie)";
@@ -900,6 +906,25 @@ static int run_prepare(int fd, struct contig_dma_prepare *arg,
 	return job.ret;
 }
 
+static const char *const outcome_names[] = {
+	[CONTIG_DMA_OUTCOME_PREPARED]	= "prepared",
+	[CONTIG_DMA_OUTCOME_IN_PLACE]	= "in place",
+	[CONTIG_DMA_OUTCOME_EMPTY]	= "empty: nothing populated",
+	[CONTIG_DMA_OUTCOME_POLICY]	= "skipped: enabled=never",
+};
+
+static const char *outcome_name(unsigned int outcome)
+{
+	return outcome < ARRAY_SIZE(outcome_names) ? outcome_names[outcome] :
+	       "unknown";
+}
+
+/* The kernel withholds the layout from callers without CAP_SYS_ADMIN */
+static bool layout_withheld(const struct contig_dma_prepare *p)
+{
+	return p->before.present && !p->before.runs;
+}
+
 static void print_prepare(const struct req *r,
 			  const struct contig_dma_prepare *p)
 {
@@ -915,8 +940,13 @@ static void print_prepare(const struct req *r,
 	}
 
 	print_range(r);
-	print_layout("before", &p->before);
-	print_layout("after", &p->after);
+	printf("outcome %s\n", outcome_name(m->outcome));
+	if (layout_withheld(p)) {
+		printf("layout  withheld by the kernel: needs CAP_SYS_ADMIN (so do pages in place, failure reasons and segments)\n");
+	} else {
+		print_layout("before", &p->before);
+		print_layout("after", &p->after);
+	}
 	printf("moves   in place %llu  migrated %llu  exchanged %llu  THP moved %llu  THP split %llu\n",
 	       ULL(m->in_place), ULL(m->migrated), ULL(m->exchanged),
 	       ULL(m->thp_moved), ULL(m->thp_split));
@@ -948,6 +978,8 @@ static void json_prepare(const struct req *r,
 	size_t i;
 
 	json_range("prepare", r);
+	printf("\"outcome\":\"%s\",\"layout_withheld\":%s,",
+	       outcome_name(m->outcome), layout_withheld(p) ? "true" : "false");
 	json_layout("before", &p->before);
 	putchar(',');
 	json_layout("after", &p->after);

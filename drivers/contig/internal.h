@@ -15,7 +15,9 @@ struct mm_struct;
 /* policy.c */
 enum contig_dma_outcome contig_dma_policy_verdict(enum contig_dma_user user,
 						  unsigned long len,
-						  bool madvised);
+						  bool madvised,
+						  bool privileged);
+bool contig_dma_policy_unprivileged_exchange(void);
 void contig_dma_policy_bounds(unsigned long *max_pages, u64 *max_ns);
 
 /* stats.c */

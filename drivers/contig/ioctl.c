@@ -7,16 +7,26 @@
  * on it as an explicit request. Both work on the caller's own memory, or
  * on another process's through a pidfd with the permission migrate_pages(2)
  * asks for: the caller must be able to ptrace-read the target, and must
- * have CAP_SYS_NICE when the target belongs to another user. Only counts
- * come back, never a physical address, so the device is open to everyone
- * (mode 0666): moving one's own pages around is no more than what
- * MADV_COLLAPSE allows.
+ * have CAP_SYS_NICE when the target belongs to another user.
+ *
+ * The device is open to everyone (mode 0666), for what a user may do with
+ * its own memory without privilege, no more than MADV_COLLAPSE allows:
+ *  - moving: without CAP_SYS_NICE, contig_dma_prepare() moves the caller's
+ *    own pages into free frames only, and obeys enabled=never;
+ *  - learning: the layout (runs, congruent chunks) tells which pages are
+ *    physically adjacent and, with a chosen key, PFN bits: what
+ *    /proc/pid/pagemap shows only to CAP_SYS_ADMIN since the Rowhammer
+ *    fixes. Without it, QUERY fails with EPERM, and PREPARE needs its range
+ *    and key 2 MiB aligned, aims at 2 MiB pages at most (what a THP gives
+ *    anyone) and reports no layout, no pages in place and no failure
+ *    reasons (those describe other processes' frames), only what it moved.
  *
  * Arguments are versioned by their leading size field and copied with
  * copy_struct_from_user(), as iommufd and openat2() do: older callers get
  * the fields they know, newer callers must leave the fields this kernel
  * does not know zero.
  */
+#include <linux/capability.h>
 #include <linux/contig_dma.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
@@ -27,6 +37,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/task.h>
 #include <linux/security.h>
+#include <linux/sizes.h>
 #include <linux/uaccess.h>
 
 #include "internal.h"
@@ -49,15 +60,24 @@ SAME_FAIL(SPLIT);
 SAME_FAIL(NO_WINDOW);
 static_assert((int)NR_VMA_DEFRAG_FAIL <= (int)CONTIG_DMA_FAIL_NR);
 
+/* So are the outcomes an explicit request can have */
+static_assert((int)CONTIG_DMA_OUTCOME_PREPARED == (int)CONTIG_DMA_PREPARED);
+static_assert((int)CONTIG_DMA_OUTCOME_IN_PLACE == (int)CONTIG_DMA_IN_PLACE);
+static_assert((int)CONTIG_DMA_OUTCOME_EMPTY == (int)CONTIG_DMA_SKIP_EMPTY);
+static_assert((int)CONTIG_DMA_OUTCOME_POLICY == (int)CONTIG_DMA_SKIP_POLICY);
+
 /*
  * Copy in an argument of @ksize bytes whose user copy says it has *@usize;
- * at least @min. The size is read once: the copy goes by that value.
+ * at least @min, at most a page (as openat2() and clone3() bound theirs).
+ * The size is read once: the copy goes by that value.
  */
 static int copy_arg(void *karg, size_t ksize, size_t min,
 		    const void __user *uarg, u32 *usize)
 {
 	if (get_user(*usize, (const u32 __user *)uarg))
 		return -EFAULT;
+	if (*usize > PAGE_SIZE)
+		return -E2BIG;
 	if (*usize < min)
 		return -EINVAL;
 	return copy_struct_from_user(karg, ksize, uarg, *usize);
@@ -140,6 +160,9 @@ static int ioctl_query(void __user *uarg)
 	ret = copy_arg(&arg, sizeof(arg), QUERY_SIZE_V1, uarg, &usize);
 	if (ret)
 		return ret;
+	/* Physical adjacency and PFN bits: pagemap's rule */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	if ((arg.flags & ~CONTIG_DMA_F_PIDFD) || arg.__reserved)
 		return -EINVAL;
 	ret = contig_layout_check_range(arg.start, arg.length, arg.key);
@@ -186,12 +209,32 @@ static void moves_to_user(struct contig_dma_moves *u,
 	u->ns = k->ns;
 }
 
+/* What a caller without CAP_SYS_ADMIN does not learn (see the top) */
+static void hide_layout(struct contig_dma_prepare *arg)
+{
+	struct contig_dma_layout *l[] = { &arg->before, &arg->after };
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(l); i++) {
+		l[i]->runs = 0;
+		l[i]->longest_run = 0;
+		l[i]->chunks_2m = 0;
+		l[i]->chunks_1g = 0;
+	}
+	arg->moves.in_place = 0;
+	memset(arg->moves.failed, 0, sizeof(arg->moves.failed));
+	arg->moves.segments = 0;
+	arg->moves.reanchors = 0;
+}
+
 static int ioctl_prepare(void __user *uarg)
 {
 	struct contig_dma_result res;
 	struct contig_dma_request req;
 	struct contig_dma_prepare arg;
 	struct mm_struct *mm;
+	unsigned long pgsizes;
+	bool sees_layout;
 	u32 usize;
 	int ret;
 
@@ -207,12 +250,24 @@ static int ioctl_prepare(void __user *uarg)
 		return ret;
 	if (arg.pgsize_bitmap && !(arg.pgsize_bitmap & PAGE_SIZE))
 		return -EINVAL;
+	if ((arg.flags & CONTIG_DMA_F_EXCHANGE_ONLY) &&
+	    !ns_capable_noaudit(&init_user_ns, CAP_SYS_NICE))
+		return -EPERM;
+	sees_layout = ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
+	pgsizes = arg.pgsize_bitmap;
+	if (!sees_layout) {
+		/* 2 MiB chunks, as a THP gives anyone; no more */
+		if (!IS_ALIGNED(arg.start | arg.length | arg.key, SZ_2M))
+			return -EINVAL;
+		pgsizes = (pgsizes ?: CONTIG_DMA_PGSIZES_DEFAULT | PAGE_SIZE) &
+			  (SZ_2M | (SZ_2M - 1));
+	}
 
 	req = (struct contig_dma_request) {
 		.start = arg.start,
 		.len = arg.length,
 		.key = arg.key,
-		.pgsize_bitmap = arg.pgsize_bitmap,
+		.pgsize_bitmap = pgsizes,
 		.user = CONTIG_DMA_USER_EXPLICIT,
 		.flags = arg.flags & CONTIG_DMA_F_EXCHANGE_ONLY ?
 			 CONTIG_DMA_EXCHANGE_ONLY : 0,
@@ -222,14 +277,26 @@ static int ioctl_prepare(void __user *uarg)
 	mm = target_mm(arg.flags, arg.pidfd);
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
+	/*
+	 * Outputs that cannot be written fail the request before any page
+	 * moves; only an munmap() or mprotect() racing with it can still
+	 * make the last copy fail after the work.
+	 */
+	if (copy_arg_out(uarg, &arg, sizeof(arg), usize)) {
+		mmput(mm);
+		return -EFAULT;
+	}
 	ret = contig_dma_prepare(mm, &req, &res);
 	mmput(mm);
 	/* After a fatal signal the outputs still say what moved */
 	if (ret && ret != -EINTR)
 		return ret;
 	moves_to_user(&arg.moves, &res.moves);
+	arg.moves.outcome = res.outcome;
 	layout_to_user(&arg.before, &res.before);
 	layout_to_user(&arg.after, &res.after);
+	if (!sees_layout)
+		hide_layout(&arg);
 	arg.times = (struct contig_dma_times){
 		.plan_ns = res.moves.plan_ns,
 		.index_ns = res.moves.index_ns,

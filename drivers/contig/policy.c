@@ -12,10 +12,17 @@
  *   max_pages   bound on pages moved per request (0: none)
  *   max_ms      bound on time per request, checked between moves (0: none)
  *
- * Explicit requests (the /dev/contig_dma ioctl) pass the first four, as
- * MADV_COLLAPSE ignores THP's "enabled": the caller asked for exactly this
- * range. The two bounds hold for every request: they are what the
- * administrator allows one request to cost.
+ *   unprivileged_exchange
+ *               1: a driver's request (rdma, vfio) from a caller without
+ *               CAP_SYS_NICE may still exchange with other processes'
+ *               pages; 0 (default): such requests use free frames only
+ *
+ * Explicit requests (the /dev/contig_dma ioctl) from a caller with
+ * CAP_SYS_NICE pass the first four, as MADV_COLLAPSE ignores THP's
+ * "enabled": the caller asked for exactly this range. Without it they
+ * obey enabled=never: switching contig off must stop every request that
+ * needs no privilege. The two bounds hold for every request: they are
+ * what the administrator allows one request to cost.
  *
  * The knobs are single words read with READ_ONCE() by each request; a
  * change applies to requests that start after it.
@@ -48,6 +55,7 @@ static struct {
 	unsigned long min_size;
 	unsigned long max_pages;
 	unsigned long max_ms;
+	unsigned long unprivileged_exchange;	/* 0 or 1 */
 } policy = {
 	.enabled = CONTIG_DMA_MADVISE,
 	.user_on = { [CONTIG_DMA_USER_RDMA] = 1, [CONTIG_DMA_USER_VFIO] = 1 },
@@ -59,16 +67,20 @@ static struct {
  * @user: who asks
  * @len: the range's length
  * @madvised: whether its VMA is marked MADV_HUGEPAGE
+ * @privileged: whether the caller has CAP_SYS_NICE
  *
  * Return: CONTIG_DMA_PREPARED when it may, CONTIG_DMA_SKIP_POLICY or
  * CONTIG_DMA_SKIP_SMALL when it may not.
  */
 enum contig_dma_outcome contig_dma_policy_verdict(enum contig_dma_user user,
 						  unsigned long len,
-						  bool madvised)
+						  bool madvised,
+						  bool privileged)
 {
 	if (user == CONTIG_DMA_USER_EXPLICIT)
-		return CONTIG_DMA_PREPARED;
+		return privileged ||
+		       READ_ONCE(policy.enabled) != CONTIG_DMA_NEVER ?
+		       CONTIG_DMA_PREPARED : CONTIG_DMA_SKIP_POLICY;
 	switch (READ_ONCE(policy.enabled)) {
 	case CONTIG_DMA_NEVER:
 		return CONTIG_DMA_SKIP_POLICY;
@@ -95,6 +107,17 @@ void contig_dma_policy_bounds(unsigned long *max_pages, u64 *max_ns)
 {
 	*max_pages = READ_ONCE(policy.max_pages);
 	*max_ns = (u64)READ_ONCE(policy.max_ms) * NSEC_PER_MSEC;
+}
+
+/**
+ * contig_dma_policy_unprivileged_exchange() - may drivers' requests from
+ *	callers without CAP_SYS_NICE exchange with other processes' pages
+ *
+ * Return: the administrator's choice, unprivileged_exchange.
+ */
+bool contig_dma_policy_unprivileged_exchange(void)
+{
+	return READ_ONCE(policy.unprivileged_exchange);
 }
 
 static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -165,6 +188,7 @@ KNOB_ATTR(min_size, min_size, ULONG_MAX);
 KNOB_ATTR(max_pages, max_pages, ULONG_MAX);
 /* In nanoseconds, a u64 holds 584 years; a day is enough */
 KNOB_ATTR(max_ms, max_ms, MSEC_PER_SEC * 60 * 60 * 24);
+KNOB_ATTR(unprivileged_exchange, unprivileged_exchange, 1);
 
 static struct attribute *policy_attrs[] = {
 	&enabled_attr.attr,
@@ -173,6 +197,7 @@ static struct attribute *policy_attrs[] = {
 	&min_size_attr.attr.attr,
 	&max_pages_attr.attr.attr,
 	&max_ms_attr.attr.attr,
+	&unprivileged_exchange_attr.attr.attr,
 	NULL,
 };
 

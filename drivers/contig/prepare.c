@@ -6,11 +6,21 @@
  * It is the layer between the policy and the engine. In order, each step
  * cheaper than the next:
  *
- *   1. the request itself (alignment, wrap-around, flags, page sizes);
+ *   1. the request itself (alignment, wrap-around, flags);
  *   2. the policy (policy.c): enabled, the subsystem's switch, min_size;
- *      explicit requests from user space pass this step;
+ *      explicit requests from user space pass this step, but for
+ *      enabled=never when the caller lacks CAP_SYS_NICE;
+ *   2a. who may be touched: a caller without CAP_SYS_NICE moves its own
+ *      pages into free frames only (CONTIG_DMA_FREE_ONLY), as move_pages(2)
+ *      without MPOL_MF_MOVE_ALL would: no exchange with another process's
+ *      page, no split of another process's THP, no move of a page another
+ *      process maps too. The driver hooks may be allowed more by the
+ *      administrator (unprivileged_exchange);
  *   3. the VMAs: one VMA, no hole, anonymous or shmem memory, and, with
- *      enabled=madvise, marked MADV_HUGEPAGE;
+ *      enabled=madvise, marked MADV_HUGEPAGE; then the device's page
+ *      sizes, once the policy has let the request through: a device that
+ *      cannot map PAGE_SIZE is a skip, not an error (contig has nothing to
+ *      offer it);
  *   4. the layout as it is (a page-table walk): nothing populated, or
  *      already one run congruent with the key, ends the request;
  *   5. mm/vma_defrag.c, bounded by the request's and the policy's bounds,
@@ -35,7 +45,22 @@
 #define CREATE_TRACE_POINTS
 #include <trace/events/contig_dma.h>
 
-#define CONTIG_DMA_FLAGS	CONTIG_DMA_EXCHANGE_ONLY
+#define CONTIG_DMA_FLAGS	(CONTIG_DMA_EXCHANGE_ONLY | CONTIG_DMA_FREE_ONLY)
+
+/*
+ * May the request move other processes' pages (exchange with them, split
+ * their THPs, move pages they map too)? With CAP_SYS_NICE, which
+ * migrate_pages(2) and move_pages(2) ask for the same; for a driver's
+ * request, also when the administrator set unprivileged_exchange. Not
+ * audited: a caller without it still gets a request, a narrower one.
+ */
+static bool may_touch_others(const struct contig_dma_request *req)
+{
+	if (ns_capable_noaudit(&init_user_ns, CAP_SYS_NICE))
+		return true;
+	return req->user != CONTIG_DMA_USER_EXPLICIT &&
+	       contig_dma_policy_unprivileged_exchange();
+}
 
 /* Mappings whose pages contig never moves, and never reports on */
 static bool vma_is_special(struct vm_area_struct *vma)
@@ -55,7 +80,9 @@ static bool vma_is_special(struct vm_area_struct *vma)
  * Return: 0; -ENOMEM when part of the range is not mapped; -EINVAL when it
  * spans several VMAs; -EOPNOTSUPP for device (VM_IO, VM_PFNMAP,
  * VM_MIXEDMAP), hugetlb or DAX memory and, when @moving, for any mapping
- * that is neither anonymous nor shmem.
+ * the engine does not move (vma_defrag_vma_supported(): neither anonymous
+ * nor shmem mapped shared; a private mapping of a tmpfs file is a file
+ * mapping).
  */
 int contig_dma_check_vmas(struct mm_struct *mm, unsigned long start,
 			  unsigned long len, bool moving, bool *madvised)
@@ -77,7 +104,7 @@ int contig_dma_check_vmas(struct mm_struct *mm, unsigned long start,
 			continue;
 		*madvised = vma->vm_flags & VM_HUGEPAGE;
 		if (vma_is_special(vma) ||
-		    (moving && !vma_is_anonymous(vma) && !vma_is_shmem(vma)))
+		    (moving && !vma_defrag_vma_supported(vma)))
 			ret = -EOPNOTSUPP;
 	}
 	if (mapped_to < end)
@@ -136,13 +163,15 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 		.len = req->len,
 		.key = req->key,
 		.pgsize_bitmap = req->pgsize_bitmap ?:
-				 CONTIG_DMA_PGSIZES_DEFAULT,
+				 CONTIG_DMA_PGSIZES_DEFAULT | PAGE_SIZE,
 		.max_pages = req->max_pages,
 		.max_ns = req->max_ns,
 		.claims = req->claims,
+		.stop = req->stop,
+		.stop_arg = req->stop_arg,
 	};
+	bool madvised, privileged = may_touch_others(req);
 	unsigned long max_pages;
-	bool madvised;
 	u64 max_ns;
 	int ret;
 
@@ -150,12 +179,16 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 	if (ret)
 		return ret;
 	if ((req->flags & ~CONTIG_DMA_FLAGS) ||
-	    !(dreq.pgsize_bitmap & PAGE_SIZE) ||
-	    req->user >= NR_CONTIG_DMA_USERS)
+	    req->user >= NR_CONTIG_DMA_USERS ||
+	    ((req->flags & CONTIG_DMA_EXCHANGE_ONLY) &&
+	     (req->flags & CONTIG_DMA_FREE_ONLY)))
 		return -EINVAL;
+	if ((req->flags & CONTIG_DMA_EXCHANGE_ONLY) && !privileged)
+		return -EPERM;
 
 	/* Disabled, or too small: decided before taking any lock */
-	res->outcome = contig_dma_policy_verdict(req->user, req->len, true);
+	res->outcome = contig_dma_policy_verdict(req->user, req->len, true,
+						 privileged);
 	if (res->outcome != CONTIG_DMA_PREPARED)
 		return 0;
 	if (mmap_read_lock_killable(mm))
@@ -165,9 +198,13 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 	if (ret)
 		return ret;
 	res->outcome = contig_dma_policy_verdict(req->user, req->len,
-						 madvised);
+						 madvised, privileged);
 	if (res->outcome != CONTIG_DMA_PREPARED)
 		return 0;
+	if (!(dreq.pgsize_bitmap & PAGE_SIZE)) {
+		res->outcome = CONTIG_DMA_SKIP_PGSIZE;
+		return 0;
+	}
 
 	ret = contig_layout_query(mm, req->start, req->len, req->key,
 				  &res->before);
@@ -190,6 +227,8 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 	dreq.max_ns = min_not_zero(dreq.max_ns, max_ns);
 	if (req->flags & CONTIG_DMA_EXCHANGE_ONLY)
 		dreq.flags |= VMA_DEFRAG_EXCHANGE_ONLY;
+	if ((req->flags & CONTIG_DMA_FREE_ONLY) || !privileged)
+		dreq.flags |= VMA_DEFRAG_FREE_ONLY;
 	ret = vma_defrag_range(mm, &dreq, &res->moves);
 	if (ret && ret != -EINTR)
 		return ret;
@@ -220,11 +259,20 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
  *
  * Context: process context; may sleep. Must be called without mmap_lock,
  * where pin_user_pages_fast() may be called.
+ * A caller without CAP_SYS_NICE gets a narrower request (see 2a above):
+ * its pages go to free frames only, and those another process maps too
+ * stay. With enabled=never, an explicit request from such a caller is
+ * skipped like a driver's. A device whose @req->pgsize_bitmap lacks
+ * PAGE_SIZE gets CONTIG_DMA_SKIP_PGSIZE, once the policy let the request
+ * through.
+ *
  * Return: 0 (see @res->outcome); -EINVAL, -EOVERFLOW, -ENOMEM or
  * -EOPNOTSUPP for a range it cannot work on (the errors of
  * contig_dma_check_vmas() and contig_layout_check_range(); -EINVAL also for
- * unknown flags or @req->pgsize_bitmap without PAGE_SIZE); -EINTR when a
- * fatal signal stopped it.
+ * unknown or contradictory flags); -EPERM for CONTIG_DMA_EXCHANGE_ONLY
+ * without CAP_SYS_NICE; -EINTR when a fatal signal stopped it. Only -EINTR
+ * and an -ENOMEM of the engine (a later slice of a large range) can come
+ * after pages moved; @res then says what moved.
  */
 int contig_dma_prepare(struct mm_struct *mm,
 		       const struct contig_dma_request *req,
@@ -242,7 +290,8 @@ int contig_dma_prepare(struct mm_struct *mm,
 	res->ns = ktime_get_ns() - t0;
 	contig_dma_account(req, res);
 	if (res->outcome == CONTIG_DMA_SKIP_POLICY ||
-	    res->outcome == CONTIG_DMA_SKIP_SMALL)
+	    res->outcome == CONTIG_DMA_SKIP_SMALL ||
+	    res->outcome == CONTIG_DMA_SKIP_PGSIZE)
 		trace_contig_dma_skip(req, res->outcome);
 	else
 		trace_contig_dma_prepare(req, res, ret);

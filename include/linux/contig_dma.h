@@ -50,8 +50,14 @@ enum contig_dma_user {
 	NR_CONTIG_DMA_USERS
 };
 
-/* Move pages by exchange only (tests, benchmarks) */
+/* Move pages by exchange only (tests, benchmarks); needs CAP_SYS_NICE */
 #define CONTIG_DMA_EXCHANGE_ONLY	BIT(0)
+/*
+ * Touch no other process's page: only free frames are used, pages shared
+ * with another process stay. Implied for a caller without CAP_SYS_NICE
+ * (see contig_dma_prepare()).
+ */
+#define CONTIG_DMA_FREE_ONLY		BIT(1)
 
 /**
  * struct contig_dma_request - a range a device is about to map
@@ -68,6 +74,10 @@ enum contig_dma_user {
  *	frames it chose, which keep other requests off them until the caller
  *	has pinned the range and calls contig_dma_unclaim(); NULL drops them
  *	when contig_dma_prepare() returns
+ * @stop: NULL, or asked between moves and during the window search (cheap,
+ *	may not sleep): true stops the request where it is, as a time bound
+ *	would. For a caller whose device may go away meanwhile.
+ * @stop_arg: @stop's argument
  */
 struct contig_dma_request {
 	unsigned long start;
@@ -79,6 +89,8 @@ struct contig_dma_request {
 	unsigned long max_pages;
 	u64 max_ns;
 	struct vma_defrag_claims *claims;
+	bool (*stop)(void *arg);
+	void *stop_arg;
 };
 
 /* What became of a request */
@@ -89,6 +101,7 @@ enum contig_dma_outcome {
 	CONTIG_DMA_SKIP_POLICY,		/* disabled, or VMA not MADV_HUGEPAGE */
 	CONTIG_DMA_SKIP_SMALL,		/* shorter than min_size */
 	CONTIG_DMA_ERROR,		/* contig_dma_prepare() returned < 0 */
+	CONTIG_DMA_SKIP_PGSIZE,		/* no PAGE_SIZE in the device's sizes */
 	NR_CONTIG_DMA_OUTCOMES
 };
 

@@ -9,6 +9,7 @@
 #define _LINUX_VMA_DEFRAG_H
 
 #include <linux/bits.h>
+#include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/types.h>
 
@@ -20,9 +21,36 @@ struct mm_struct;
  * memory with no free frame at all. For tests and benchmarks of that case.
  */
 #define VMA_DEFRAG_EXCHANGE_ONLY	BIT(0)
-#define VMA_DEFRAG_FLAGS		VMA_DEFRAG_EXCHANGE_ONLY
+/*
+ * Touch no page of another process: only free frames are targets (no
+ * exchange, no split of a folio in a target), and a page of the range that
+ * another mm maps too stays where it is (VMA_DEFRAG_FAIL_UNSUPPORTED), as
+ * move_pages(2) without MPOL_MF_MOVE_ALL. For callers without
+ * CAP_SYS_NICE.
+ */
+#define VMA_DEFRAG_FREE_ONLY		BIT(1)
+#define VMA_DEFRAG_FLAGS		(VMA_DEFRAG_EXCHANGE_ONLY | \
+					 VMA_DEFRAG_FREE_ONLY)
 
 struct defrag_claim;
+
+/**
+ * vma_defrag_vma_supported() - may the engine move the pages of a VMA
+ * @vma: the VMA
+ *
+ * Anonymous memory, and shmem mapped shared (memfd, tmpfs, SysV shared
+ * memory, MAP_SHARED | MAP_ANONYMOUS). A private mapping of a shmem file
+ * is a file mapping like any other: its pages are the file's page cache,
+ * which other mappings share, or anonymous COW copies in a file VMA.
+ * Device, hugetlb and DAX mappings are not looked at here.
+ *
+ * Return: true if the engine may move its pages.
+ */
+static inline bool vma_defrag_vma_supported(struct vm_area_struct *vma)
+{
+	return vma_is_anonymous(vma) ||
+	       (vma_is_shmem(vma) && (vma->vm_flags & VM_SHARED));
+}
 
 /**
  * struct vma_defrag_claims - claims a request handed over to its caller
@@ -48,6 +76,11 @@ struct vma_defrag_claims {
  *	that other requests keep off them until the caller has pinned the
  *	range; it then drops them with vma_defrag_unclaim(). Without it the
  *	claims end with the request.
+ * @stop: NULL, or asked between moves and during the window search
+ *	(cheap, may not sleep): true stops the request as its time budget
+ *	would (partial). For a caller whose context is going away, such as a
+ *	device being removed while a registration for it runs.
+ * @stop_arg: @stop's argument
  */
 struct vma_defrag_request {
 	unsigned long start;
@@ -58,6 +91,8 @@ struct vma_defrag_request {
 	unsigned long max_pages;
 	u64 max_ns;
 	struct vma_defrag_claims *claims;
+	bool (*stop)(void *arg);
+	void *stop_arg;
 };
 
 /* Why a page could not be brought to its target */
@@ -246,6 +281,8 @@ struct vma_defrag_block_map {
 /**
  * struct vma_defrag_search - a segment looking for a window
  * @exchange_only: free frames are blocked too
+ * @free_only: frames in use are blocked too (VMA_DEFRAG_FREE_ONLY; the
+ *	range's own pages in place among them: the range moves whole)
  * @has_anon: mapped shmem frames are blocked too
  * @pfns: PFN of each page of the segment, 0 if not present
  * @thps: bitmap of the pages of the segment where a PMD-sized folio
@@ -256,9 +293,11 @@ struct vma_defrag_block_map {
  * @scratch: room for @nr PFNs
  * @deadline: ktime_get_ns() at which to give up; 0 for none
  * @nodes: the nodes whose zones the window may lie in; NULL for any
+ * @req: the request, whose @stop is asked as the deadline is; may be NULL
  */
 struct vma_defrag_search {
 	bool exchange_only;
+	bool free_only;
 	bool has_anon;
 	const unsigned long *pfns;
 	const unsigned long *thps;
@@ -268,6 +307,7 @@ struct vma_defrag_search {
 	unsigned long *scratch;
 	u64 deadline;
 	const nodemask_t *nodes;
+	const struct vma_defrag_request *req;
 };
 
 /**

@@ -753,7 +753,7 @@ out:
 	if (write(report_fd, &r, sizeof(r)) != sizeof(r))
 		return 2;
 	return r.setup_err || r.query_pidfd != EPERM ||
-	       r.prepare_pidfd != EPERM || r.query_own || r.prepare_own ||
+	       r.prepare_pidfd != EPERM || r.query_own != EPERM || r.prepare_own ||
 	       r.corrupt ? 1 : 0;
 }
 
@@ -761,13 +761,14 @@ out:
  * A child as uid/gid 65534 without capabilities: on the memory of a
  * root process through a pidfd it must get EPERM (migrate_pages(2)'s
  * rule), and nothing of ours may change; on its own memory it needs no
- * privilege at all.
+ * privilege for PREPARE (free frames only), but QUERY needs
+ * CAP_SYS_ADMIN (see unprivileged_test for the rest of the model).
  */
 static void case_unprivileged(void)
 {
 	struct result r1 = { .name = "unprivileged query of root's memory through a pidfd" };
 	struct result r2 = { .name = "unprivileged prepare of root's memory through a pidfd" };
-	struct result r3 = { .name = "unprivileged query of its own memory" };
+	struct result r3 = { .name = "unprivileged query of its own memory (EPERM: no layout without CAP_SYS_ADMIN)" };
 	struct result r4 = { .name = "unprivileged prepare of its own memory" };
 	struct unpriv_report rep;
 	uint64_t *pfns0, *pfns1;
@@ -817,7 +818,7 @@ static void case_unprivileged(void)
 	} else {
 		check_errno(&r1, rep.query_pidfd, EPERM);
 		check_errno(&r2, rep.prepare_pidfd, EPERM);
-		check_errno(&r3, rep.query_own, 0);
+		check_errno(&r3, rep.query_own, EPERM);
 		check_errno(&r4, rep.prepare_own, 0);
 		check(&r4, !rep.corrupt, "%lu of its pages corrupt",
 		      rep.corrupt);
@@ -859,6 +860,8 @@ struct env {
 	struct contig_dma_prepare r;
 	__u64 tail;			/* the 8 bytes after the struct */
 	bool bad_ptr;
+	bool ro_arg;			/* the argument in read-only memory */
+	bool zero_tail;			/* ... or followed by a zeroed page */
 	struct region reg[MAX_REGIONS];
 	int nreg;
 	struct {
@@ -1248,6 +1251,56 @@ static int set_ramfs(struct env *e)
 	return 0;
 }
 
+/*
+ * A private file mapping of this program: read only (its text), or
+ * written, so that its pages are anonymous COW copies in a file VMA (its
+ * data). Neither is anonymous or shmem memory: EOPNOTSUPP.
+ */
+static int set_private_file(struct env *e, bool written)
+{
+	const unsigned long pages = 4;
+	volatile char *p;
+	unsigned long i;
+
+	e->fd = open("/proc/self/exe", O_RDONLY);
+	if (e->fd < 0) {
+		snprintf(e->why, sizeof(e->why), "/proc/self/exe: %s",
+			 strerror(errno));
+		return -1;
+	}
+	p = env_map(e, pages * PAGE_SZ,
+		    PROT_READ | (written ? PROT_WRITE : 0), MAP_PRIVATE, e->fd);
+	if (!p)
+		return -1;
+	for (i = 0; i < pages; i++)
+		(void)p[i * PAGE_SZ];
+	if (env_region(e, (char *)p, pages, !written))
+		return -1;
+	env_range(e, (char *)p, pages * PAGE_SZ);
+	return 0;
+}
+
+static int set_private_text(struct env *e)
+{
+	return set_private_file(e, false);
+}
+
+static int set_private_written(struct env *e)
+{
+	return set_private_file(e, true);
+}
+
+/*
+ * A size above a page, every byte past the struct zero (so that only the
+ * bound refuses it): E2BIG.
+ */
+static int set_size_page(struct env *e)
+{
+	e->r.size = PAGE_SZ + 8;
+	e->zero_tail = true;
+	return 0;
+}
+
 static int set_pidfd_minus1(struct env *e)
 {
 	e->r.flags |= CONTIG_DMA_F_PIDFD;
@@ -1322,6 +1375,17 @@ static int set_bad_ptr(struct env *e)
 }
 
 /*
+ * The argument readable but not writable: the outputs cannot be written
+ * back, and that must be found before any page moves (it once was not:
+ * the range was rearranged, then EFAULT).
+ */
+static int set_ro_arg(struct env *e)
+{
+	e->ro_arg = true;
+	return 0;
+}
+
+/*
  * The request as the struct of its ioctl, @e->r.size bytes of it
  * meaningful and @e->tail right after the struct.
  */
@@ -1333,9 +1397,23 @@ static int issue(const struct env *e)
 	size_t size = is_query ? sizeof(struct contig_dma_query) :
 		      sizeof(struct contig_dma_prepare);
 
+	void *ro;
+	int err;
+
 	memset(arg, 0, sizeof(arg));
 	memcpy(arg, &e->r, head);
 	memcpy((char *)arg + size, &e->tail, sizeof(e->tail));
+	if (e->ro_arg || e->zero_tail) {
+		ro = mmap(NULL, 2 * PAGE_SZ, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (ro == MAP_FAILED)
+			return errno;
+		memcpy(ro, arg, sizeof(arg));
+		err = e->ro_arg && mprotect(ro, 2 * PAGE_SZ, PROT_READ) ? errno :
+		      ioctl(devfd, e->nr, ro) ? errno : 0;
+		munmap(ro, 2 * PAGE_SZ);
+		return err;
+	}
 	/* Page 1: below mmap_min_addr, never mapped. */
 	return ioctl(devfd, e->nr, e->bad_ptr ? (void *)PAGE_SZ : arg) ?
 	       errno : 0;
@@ -1423,12 +1501,18 @@ static const struct tcase cases[] = {
 	QP("PCI BAR (VM_IO | VM_PFNMAP)", EOPNOTSUPP, set_pfnmap),
 	Q("regular file (ramfs)", 0, set_ramfs),
 	P("regular file (ramfs)", EOPNOTSUPP, set_ramfs),
+	P("private file mapping, read only (a program's text)", EOPNOTSUPP,
+	  set_private_text),
+	P("private file mapping, written (COW pages, a program's data)",
+	  EOPNOTSUPP, set_private_written),
 	QP("pidfd -1", EBADF, set_pidfd_minus1),
 	QP("regular file as pidfd", EBADF, set_pidfd_file),
 	QP("pidfd of a reaped child", ESRCH, set_pidfd_reaped),
 	Q("size + 8, zero extra bytes", 0, set_tail_zero),
 	QP("size + 8, an extra byte not zero", E2BIG, set_tail_nonzero),
+	QP("size above a page", E2BIG, set_size_page),
 	QP("bad argument pointer", EFAULT, set_bad_ptr),
+	QP("argument in read-only memory", EFAULT, set_ro_arg),
 	{ "unknown ioctl number", BOGUS_IOCTL, ENOTTY, set_none },
 };
 

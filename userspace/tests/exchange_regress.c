@@ -431,7 +431,8 @@ out:
  */
 #define POOL_RUN	16	/* THPs of B faulted in before, between, after */
 #define POOL_SIZE	(3 * POOL_RUN * HPAGE)
-#define PREPARE_TRIES	8
+#define PREPARE_TRIES	8	/* PREPAREs with a B next to A1 or A2 */
+#define SETUP_TRIES	32	/* set-ups, with a B there or not */
 
 struct cow_prepare {
 	char *pool_map, *pool, *range_map, *range;
@@ -511,14 +512,15 @@ static void check_cow_prepare(void)
 	struct cow_prepare cp;
 	struct cow_share cs;
 	struct victim v = { .pid = 0, .cmd = -1, .reply = -1 };
-	int dev, tries, ok, k = -1;
-	uint64_t pfn;
+	int dev, setups, tries = 0, ok, k = -1;
+	uint64_t pfn, a_now[2];
 	long bad;
 
 	dev = open("/dev/contig_dma", O_RDWR);
 	if (dev < 0)
 		die("/dev/contig_dma");
-	for (tries = 1; tries <= PREPARE_TRIES; tries++) {
+	for (setups = 1; setups <= SETUP_TRIES && tries < PREPARE_TRIES;
+	     setups++) {
 		struct contig_dma_prepare p = {
 			.size = sizeof(p),
 			.flags = CONTIG_DMA_F_EXCHANGE_ONLY,
@@ -531,6 +533,7 @@ static void check_cow_prepare(void)
 			cow_prepare_teardown(&cp);
 			continue;
 		}
+		tries++;
 		cs = (struct cow_share){ .b = cp.pool, .size = POOL_SIZE,
 					 .unit = HPAGE };
 		fork_victim(&v, victim_cow_setup, victim_cow_answer, &cs);
@@ -555,19 +558,27 @@ static void check_cow_prepare(void)
 		k = cow_prepare_exchanged(&cp);
 		if (k >= 0)
 			break;
+		a_now[0] = proc_pfn(getpid(), cp.range);
+		a_now[1] = proc_pfn(getpid(), cp.range + HPAGE);
+		printf("cow-prepare: set-up %d: A1 %#llx -> %#llx, A2 %#llx -> %#llx, no B moved\n",
+		       setups, (unsigned long long)cp.a_pfn[0],
+		       (unsigned long long)a_now[0],
+		       (unsigned long long)cp.a_pfn[1],
+		       (unsigned long long)a_now[1]);
 		end_victim(&v);
 		v.pid = 0;
 		cow_prepare_teardown(&cp);
 	}
 	if (k < 0) {
 		snprintf(why, sizeof(why),
-			 "in %d set-ups the engine never exchanged A1 or A2 with a B",
-			 PREPARE_TRIES);
+			 "in %d set-ups, %d with a B next to A1 or A2, the engine never exchanged A1 or A2 with a B",
+			 setups - 1, tries);
 		goto out_dev;
 	}
 	pfn = proc_pfn(getpid(), cp.pool + k * HPAGE);
-	printf("cow-prepare: attempt %d, B %d exchanged with A%d (pfn %#llx)\n",
-	       tries, k, pfn == cp.a_pfn[0] ? 1 : 2, (unsigned long long)pfn);
+	printf("cow-prepare: set-up %d, PREPARE %d, B %d exchanged with A%d (pfn %#llx)\n",
+	       setups, tries, k, pfn == cp.a_pfn[0] ? 1 : 2,
+	       (unsigned long long)pfn);
 
 	if (cow_written_both_sides(&v, cp.pool, POOL_SIZE, HPAGE, why,
 				   sizeof(why)))

@@ -15,7 +15,14 @@
 # IOVA); an IOVA off by 4 KiB must still map and DMA correctly. Maps are
 # repeated to check that a remap passes the same checks against the
 # layout at that time (khugepaged may collapse an unpinned buffer between
-# two maps) and leaks no pin. contig's statistics must show the "never" maps turned away by the
+# two maps) and leaks no pin. The 1 GiB maps run with a bystander: a
+# second thread's 64 KiB map and unmap in the same container or IOAS must
+# be done while contig still works on the big one (no lock held for it);
+# with iommufd the unmap is of everything, and must find no half-made
+# area of the big map.
+# A task without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0 must have its map
+# refused (ENOMEM) without contig having been asked to prepare the range.
+# contig's statistics must show the "never" maps turned away by the
 # policy and the "always" maps prepared. The fragmenter verifies every
 # page it held at the end.
 . /contig/lib.sh
@@ -102,11 +109,13 @@ map "type1 always 256M anon" --size 256 --iova 0x40000000 --expect-contig --cycl
 map "type1 always 256M THP off" --size 256 --iova 0x40000000 --backing nothp --expect-contig
 map "type1 always 256M MADV_HUGEPAGE" --size 256 --iova 0x40000000 --backing thp --expect-contig
 map "type1 always 256M memfd" --size 256 --iova 0x40000000 --backing memfd --expect-contig
-map1g "type1 always 1G anon" --size 1024 --iova 0x40000000
+map1g "type1 always 1G anon" --size 1024 --iova 0x40000000 --bystander
 map "type1 always 256M at IOVA + 4 KiB" --size 256 --iova 0x40001000
+map "type1 always, no memlock allowance" --size 64 --no-memlock
+map "iommufd always, no memlock allowance" --size 64 --iface iommufd --no-memlock
 map "compat always 256M" --size 256 --iova 0x40000000 --iface compat --expect-contig --cycles 2
 map "iommufd always 256M" --size 256 --iova 0x40000000 --iface iommufd --expect-contig --cycles 2
-map1g "iommufd always 1G" --size 1024 --iova 0x40000000 --iface iommufd
+map1g "iommufd always 1G" --size 1024 --iova 0x40000000 --iface iommufd --bystander
 log "contig statistics: $(($(stat requests) - requests)) requests, $(($(stat chunks_2m) - chunks)) congruent 2 MiB chunks made"
 [ $(($(stat chunks_2m) - chunks)) -gt 0 ] ||
 	fail "policy always: contig made no congruent 2 MiB chunk"

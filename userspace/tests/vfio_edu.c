@@ -22,6 +22,13 @@
  *     page (RAM -> device -> a different RAM page) at several offsets of
  *     the buffer, the copy is byte exact, nothing beyond the transfer is
  *     written, and afterwards every page of the buffer is still intact.
+ *   - With --bystander, that the map does not hold up the container's
+ *     other users: while it runs (contig preparing the buffer, policy
+ *     "always"), a second thread maps and unmaps a 64 KiB buffer in the
+ *     same container or IOAS, and must be done before the big map returns.
+ *   - With --no-memlock, that a task without CAP_IPC_LOCK and with
+ *     RLIMIT_MEMLOCK 0 has its map refused (ENOMEM) without contig having
+ *     been asked to prepare the range (its "requests" count unchanged).
  *   - The unmap unmaps exactly what was mapped and releases every page
  *     pin the map took (/proc/vmstat nr_foll_pin_*); with --cycles N, N
  *     more map/unmap cycles of the same buffer pass the same leaf checks
@@ -52,8 +59,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
@@ -107,6 +118,8 @@ struct options {
 	unsigned long cycles;
 	bool expect_contig;
 	bool expect_1g;
+	bool bystander;
+	bool no_memlock;
 	bool json;
 };
 
@@ -126,6 +139,7 @@ struct result {
 	unsigned long dma_ok;
 	unsigned long dma_failed;
 	bool mapped;		/* VFIO_IOMMU_MAP_DMA succeeded */
+	bool bystander_ok;	/* --bystander: done before the map returned */
 	bool unmap_ok;
 	bool integrity_ok;
 };
@@ -199,7 +213,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: " PROG " [--size MiB] [--iova HEX] [--offsets N]\n"
 		"       [--iface type1|compat|iommufd] [--backing anon|thp|nothp|memfd]\n"
-		"       [--cycles N] [--expect-contig] [--expect-1g] [--json]\n"
+		"       [--cycles N] [--expect-contig] [--expect-1g] [--bystander]\n"
+		"       [--no-memlock] [--json]\n"
 		"  --size MiB       buffer size to map (default 64)\n"
 		"  --iova HEX       IOVA to map it at (default 0x40000000)\n"
 		"  --offsets N      pages to DMA-test, spread evenly (default 3:\n"
@@ -214,6 +229,13 @@ static void usage(FILE *f)
 		"                   the buffer is one 2 MiB chunk (or larger leaf)\n"
 		"  --expect-1g      fail unless every 1 GiB-aligned IOVA block of the\n"
 		"                   buffer is one 1 GiB leaf\n"
+		"  --bystander      while the buffer is being mapped, map and unmap\n"
+		"                   64 KiB more in the same container from another\n"
+		"                   thread; fail unless that is done before the\n"
+		"                   buffer's map returns\n"
+		"  --no-memlock     drop CAP_IPC_LOCK, set RLIMIT_MEMLOCK to 0: the\n"
+		"                   map must fail with ENOMEM, and contig must not\n"
+		"                   have been asked to prepare the buffer\n"
 		"  --json           print the result as one JSON object\n");
 }
 
@@ -254,6 +276,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "cycles",  required_argument, NULL, 'c' },
 		{ "expect-contig", no_argument, NULL, 'C' },
 		{ "expect-1g", no_argument,     NULL, 'G' },
+		{ "bystander", no_argument,     NULL, 'B' },
+		{ "no-memlock", no_argument,    NULL, 'M' },
 		{ "json",    no_argument,       NULL, 'j' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -269,9 +293,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->cycles = 0;
 	o->expect_contig = false;
 	o->expect_1g = false;
+	o->bystander = false;
+	o->no_memlock = false;
 	o->json = false;
 
-	while ((c = getopt_long(argc, argv, "s:i:n:I:b:c:CGjh", longopts,
+	while ((c = getopt_long(argc, argv, "s:i:n:I:b:c:CGBMjh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -309,6 +335,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'G':
 			o->expect_1g = true;
+			break;
+		case 'B':
+			o->bystander = true;
+			break;
+		case 'M':
+			o->no_memlock = true;
 			break;
 		case 'j':
 			o->json = true;
@@ -977,8 +1009,90 @@ static int dma_unmap(struct vfio_dev *d, struct dmabuf *b)
 	return 0;
 }
 
-static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r)
+/*
+ * The container's other user: 64 KiB mapped and unmapped from a second
+ * thread, half a second after the buffer's map was issued, when contig is
+ * working on the buffer. Its map is below contig's min_size. With native
+ * iommufd it unmaps everything (IOVA 0, length ~0), as a VMM resetting
+ * its address space does: that must find no half-made area of the
+ * buffer's map in the IOAS (it would fail with EBUSY), and unmap exactly
+ * its own 64 KiB.
+ */
+#define BYSTANDER_SIZE		(64 * 1024)
+#define BYSTANDER_DELAY_NS	500000000ULL
+
+struct bystander {
+	struct vfio_dev *d;
+	struct dmabuf buf;
+	uint64_t t_issue;	/* the buffer's map issued */
+	uint64_t t_start, t_done;
+	int err;
+};
+
+static void *bystander_run(void *arg)
 {
+	struct bystander *bs = arg;
+	struct timespec ts = {
+		.tv_sec = BYSTANDER_DELAY_NS / 1000000000ULL,
+		.tv_nsec = BYSTANDER_DELAY_NS % 1000000000ULL,
+	};
+
+	struct iommu_ioas_unmap all = {
+		.size = sizeof(all),
+		.ioas_id = bs->d->ioas_id,
+		.iova = 0,
+		.length = UINT64_MAX,
+	};
+
+	nanosleep(&ts, NULL);
+	bs->t_start = now_ns();
+	bs->err = dma_map(bs->d, &bs->buf);
+	if (!bs->err && bs->d->iface == IFACE_IOMMUFD) {
+		if (ioctl(bs->d->iommufd, IOMMU_IOAS_UNMAP, &all)) {
+			log_err("bystander: IOMMU_IOAS_UNMAP of everything: %s",
+				strerror(errno));
+			bs->err = -1;
+		} else if (all.length != BYSTANDER_SIZE) {
+			log_err("bystander: unmapping everything unmapped %llu bytes, not its own %d",
+				(unsigned long long)all.length,
+				BYSTANDER_SIZE);
+			bs->err = -1;
+		}
+	} else if (!bs->err) {
+		bs->err = dma_unmap(bs->d, &bs->buf);
+	}
+	bs->t_done = now_ns();
+	return NULL;
+}
+
+static int bystander_setup(struct bystander *bs, struct vfio_dev *d,
+			   const struct dmabuf *b)
+{
+	void *va = mmap(NULL, BYSTANDER_SIZE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (va == MAP_FAILED) {
+		log_err("bystander buffer: %s", strerror(errno));
+		return -1;
+	}
+	bs->d = d;
+	bs->buf = (struct dmabuf){
+		.va = va,
+		.memfd = -1,
+		.size = BYSTANDER_SIZE,
+		.npages = BYSTANDER_SIZE / page_size,
+		/* Past the buffer, clear of it by a GiB */
+		.iova = ((b->iova + b->size + SZ_1G - 1) & ~(SZ_1G - 1)) +
+			SZ_1G,
+	};
+	return 0;
+}
+
+static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r,
+		      const struct options *o)
+{
+	struct bystander bs = { 0 };
+	pthread_t thread;
 	uint64_t t0, t1;
 	long pins;
 	int ret;
@@ -992,9 +1106,27 @@ static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r)
 		trace_stop();
 		return -1;
 	}
+	if (o->bystander && (bystander_setup(&bs, d, b) ||
+			     pthread_create(&thread, NULL, bystander_run, &bs))) {
+		log_err("bystander: cannot start it");
+		trace_stop();
+		return -1;
+	}
 	t0 = now_ns();
 	ret = dma_map(d, b);
 	t1 = now_ns();
+	if (o->bystander) {
+		pthread_join(thread, NULL);
+		munmap(bs.buf.va, BYSTANDER_SIZE);
+		r->bystander_ok = !bs.err && bs.t_done < t1;
+		log_info("bystander: 64 KiB map + unmap %s in %" PRIu64
+			 " us, started %" PRIu64 " ms into the buffer's map, done %s it returned (%" PRIu64 " ms in)",
+			 bs.err ? "failed" : "done",
+			 (bs.t_done - bs.t_start) / 1000,
+			 (bs.t_start - t0) / 1000000,
+			 bs.t_done < t1 ? "before" : "after",
+			 (t1 - t0) / 1000000);
+	}
 	if (ret) {
 		trace_stop();
 		return -1;
@@ -1271,6 +1403,72 @@ static int run_cycles(struct vfio_dev *d, struct dmabuf *b,
 }
 
 /* Everything from device discovery to unmap; 0 if all steps ran. */
+/* contig's count of requests, from its statistics; -1 if unreadable */
+static long contig_requests(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/contig_dma/stats/requests", "r");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/* Lose CAP_IPC_LOCK (effective, permitted, inheritable) */
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct caps[2];
+	uint32_t bit = 1U << (CAP_IPC_LOCK % 32);
+	int i = CAP_IPC_LOCK / 32;
+
+	if (syscall(SYS_capget, &h, caps))
+		return -1;
+	caps[i].effective &= ~bit;
+	caps[i].permitted &= ~bit;
+	caps[i].inheritable &= ~bit;
+	return syscall(SYS_capset, &h, caps);
+}
+
+/*
+ * --no-memlock: with no memlock allowance the map cannot pin, and contig
+ * must not have worked on the range before finding out.
+ */
+static int map_without_memlock(struct vfio_dev *d, struct dmabuf *b)
+{
+	struct rlimit none = { 0, 0 };
+	long before, after;
+	int ret, err;
+
+	if (drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &none)) {
+		log_err("dropping CAP_IPC_LOCK and RLIMIT_MEMLOCK: %s",
+			strerror(errno));
+		return -1;
+	}
+	before = contig_requests();
+	ret = dma_map(d, b);
+	err = errno;
+	after = contig_requests();
+	if (!ret)
+		dma_unmap(d, b);
+	log_info("without memlock allowance: map %s, contig requests %ld -> %ld",
+		 ret ? strerror(err) : "succeeded", before, after);
+	if (!ret || err != ENOMEM) {
+		log_err("the map should have failed with ENOMEM");
+		return -1;
+	}
+	if (before < 0 || after != before) {
+		log_err("contig was asked to prepare a range that could not be pinned");
+		return -1;
+	}
+	return 0;
+}
+
 static int run(const struct options *o, struct vfio_dev *d, struct dmabuf *b,
 	       struct result *r)
 {
@@ -1284,9 +1482,12 @@ static int run(const struct options *o, struct vfio_dev *d, struct dmabuf *b,
 		log_err("page size %zu too small for the DMA test", page_size);
 		return -1;
 	}
+	if (o->no_memlock)
+		return find_edu(d) || find_group(d) || vfio_setup(d) ||
+		       buffer_setup(b, o) || map_without_memlock(d, b) ? -1 : 0;
 	if (find_edu(d) || find_group(d) || vfio_setup(d) ||
 	    enable_bus_master(d) || bar0_setup(d) || edu_check_id(&d->bar0) ||
-	    buffer_setup(b, o) || map_buffer(d, b, r))
+	    buffer_setup(b, o) || map_buffer(d, b, r, o))
 		ret = -1;
 	if (!r->mapped)
 		return -1;
@@ -1406,6 +1607,10 @@ static bool verdict(const struct options *o, const struct result *r)
 	}
 	if (!r->unmap_ok || !r->integrity_ok)
 		pass = false;
+	if (o->bystander && !r->bystander_ok) {
+		log_err("the bystander's map and unmap failed, or waited for the buffer's map");
+		pass = false;
+	}
 	return pass;
 }
 

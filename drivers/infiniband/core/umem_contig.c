@@ -10,9 +10,16 @@
  * ib_umem_contig_prepare() asks contig to rearrange the range's populated
  * pages there: physically contiguous and congruent with the VA modulo
  * 2 MiB or 1 GiB, the condition ib_umem_find_best_pgsz() checks before
- * it picks a large page. The key is the VA because that is the IOVA
- * ibv_reg_mr() gives the MR; an MR registered at another IOVA gains
- * contiguity, and large pages when its IOVA is congruent with its VA.
+ * it picks a large page. The key is the umem's IOVA: its VA for
+ * ib_umem_get() (ibv_reg_mr() gives the MR that IOVA), the MR's own for
+ * ib_umem_get_iova() (ibv_reg_mr_iova()), so that an MR registered at
+ * another IOVA gets large pages too.
+ *
+ * ib_umem_get() runs inside uverbs' disassociate_srcu read section, which
+ * the removal of the device waits for. contig may take seconds for a large
+ * range, so the request stops (between moves, and in its window search)
+ * as soon as the device's unregistration has begun: the removal waits for
+ * one move at most, and the registration goes on with what was done.
  *
  * The call is best effort and policy-gated (/sys/kernel/mm/contig_dma/
  * "enabled" and "rdma"): whatever it returns, the registration goes on
@@ -31,6 +38,7 @@
 #include <linux/mm.h>
 #include <linux/sizes.h>
 #include <rdma/ib_umem.h>
+#include <rdma/ib_verbs.h>
 
 #include "umem_contig.h"
 
@@ -43,6 +51,12 @@ static void umem_page_range(const struct ib_umem *umem, unsigned long *start,
 {
 	*start = ALIGN_DOWN(umem->address, PAGE_SIZE);
 	*len = PAGE_ALIGN(umem->address + umem->length) - *start;
+}
+
+/* Stop contig's work once the device is going away */
+static bool umem_device_going(void *ibdev)
+{
+	return ib_device_unregistering(ibdev);
 }
 
 /**
@@ -59,14 +73,20 @@ void ib_umem_contig_prepare(struct ib_umem *umem,
 		.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G,
 		.user = CONTIG_DMA_USER_RDMA,
 		.claims = claims,
+		.stop = umem_device_going,
+		.stop_arg = umem->ibdev,
 	};
 	struct contig_dma_result res;
 
 	/* The pages are found through the registering task's own mm */
 	if (!IS_ENABLED(CONFIG_CONTIG_DMA) || umem->owning_mm != current->mm)
 		return;
+	/* An IOVA whose page offset differs gets no large page anyway */
+	if ((umem->iova ^ umem->address) & ~PAGE_MASK)
+		return;
 	umem_page_range(umem, &req.start, &req.len);
-	req.key = req.start;
+	/* The IOVA of the first whole page */
+	req.key = umem->iova - (umem->address - req.start);
 	contig_dma_prepare(umem->owning_mm, &req, &res);
 }
 
@@ -90,11 +110,12 @@ static const unsigned long ib_umem_hw_pgsz_bitmaps[NR_IB_UMEM_HW_PROFILES] = {
 
 /**
  * ib_umem_report_layout() - trace what a registration would cost devices
- * @umem: a pinned and DMA-mapped umem, at the IOVA of its VA
+ * @umem: a pinned and DMA-mapped umem, at the IOVA ib_umem_get() or
+ *	ib_umem_get_iova() recorded
  *
  * ib_umem_find_best_pgsz() records the IOVA it is given in the umem; the
- * VA given here is the one ib_umem_get() recorded already, and drivers set
- * theirs when they call it themselves.
+ * one given here is the umem's own, which drivers set again when they
+ * call it themselves.
  */
 void ib_umem_report_layout(struct ib_umem *umem)
 {
@@ -107,7 +128,7 @@ void ib_umem_report_layout(struct ib_umem *umem)
 	for (i = 0; i < NR_IB_UMEM_HW_PROFILES; i++) {
 		hw[i].pgsz = ib_umem_find_best_pgsz(umem,
 						    ib_umem_hw_pgsz_bitmaps[i],
-						    umem->address);
+						    umem->iova);
 		hw[i].blocks = hw[i].pgsz ?
 			       ib_umem_num_dma_blocks(umem, hw[i].pgsz) : 0;
 	}

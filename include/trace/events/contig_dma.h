@@ -22,6 +22,7 @@ TRACE_DEFINE_ENUM(CONTIG_DMA_SKIP_EMPTY);
 TRACE_DEFINE_ENUM(CONTIG_DMA_SKIP_POLICY);
 TRACE_DEFINE_ENUM(CONTIG_DMA_SKIP_SMALL);
 TRACE_DEFINE_ENUM(CONTIG_DMA_ERROR);
+TRACE_DEFINE_ENUM(CONTIG_DMA_SKIP_PGSIZE);
 
 #define show_contig_dma_user(user)					\
 	__print_symbolic(user,						\
@@ -36,7 +37,8 @@ TRACE_DEFINE_ENUM(CONTIG_DMA_ERROR);
 			 { CONTIG_DMA_SKIP_EMPTY,	"empty" },	\
 			 { CONTIG_DMA_SKIP_POLICY,	"policy" },	\
 			 { CONTIG_DMA_SKIP_SMALL,	"small" },	\
-			 { CONTIG_DMA_ERROR,		"error" })
+			 { CONTIG_DMA_ERROR,		"error" },	\
+			 { CONTIG_DMA_SKIP_PGSIZE,	"pgsize" })
 
 TRACE_EVENT(contig_dma_prepare,
 	    TP_PROTO(const struct contig_dma_request *req,

@@ -44,6 +44,7 @@ TRACE_EVENT(ib_umem_layout,
 	    TP_ARGS(umem, hw),
 	    TP_STRUCT__entry(__string(dev, dev_name(&umem->ibdev->dev))
 			     __field(unsigned long, addr)
+			     __field(u64, iova)
 			     __field(size_t, length)
 			     __field(size_t, pages)
 			     __field(unsigned int, sg_entries)
@@ -53,6 +54,7 @@ TRACE_EVENT(ib_umem_layout,
 			     __array(size_t, blocks, NR_IB_UMEM_HW_PROFILES)),
 	    TP_fast_assign(__assign_str(dev);
 		__entry->addr = umem->address;
+		__entry->iova = umem->iova;
 		__entry->length = umem->length;
 		__entry->pages = ib_umem_num_pages(umem);
 		__entry->sg_entries = umem->sgt_append.sgt.orig_nents;
@@ -62,8 +64,9 @@ TRACE_EVENT(ib_umem_layout,
 			__entry->blocks[i] = hw[i].blocks;
 		}
 	    ),
-	    TP_printk("dev=%s addr=%#lx length=%zu pages=%zu sg_entries=%u dma_entries=%u mlx5_pgsz=%lu mlx5_blocks=%zu irdma_pgsz=%lu irdma_blocks=%zu bnxt_re_pgsz=%lu bnxt_re_blocks=%zu",
-		      __get_str(dev), __entry->addr, __entry->length,
+	    TP_printk("dev=%s addr=%#lx iova=%#llx length=%zu pages=%zu sg_entries=%u dma_entries=%u mlx5_pgsz=%lu mlx5_blocks=%zu irdma_pgsz=%lu irdma_blocks=%zu bnxt_re_pgsz=%lu bnxt_re_blocks=%zu",
+		      __get_str(dev), __entry->addr, __entry->iova,
+		      __entry->length,
 		      __entry->pages, __entry->sg_entries, __entry->dma_entries,
 		      __entry->pgsz[IB_UMEM_HW_MLX5],
 		      __entry->blocks[IB_UMEM_HW_MLX5],

@@ -8,9 +8,17 @@
  * space to sizeof() the structure it was built with. New fields are only
  * ever appended; the kernel accepts older (smaller) structures, treating
  * the missing fields as zero, and newer (larger) ones whose extra bytes
- * are all zero (E2BIG otherwise). Output fields the caller's structure has
- * no room for are not written. CONTIG_DMA_GET_API_VERSION returns
- * CONTIG_DMA_API_VERSION, raised when the set of ioctls changes.
+ * are all zero (E2BIG otherwise, and for a size above a page). Output
+ * fields the caller's structure has no room for are not written.
+ * CONTIG_DMA_GET_API_VERSION returns CONTIG_DMA_API_VERSION, raised when
+ * the set of ioctls changes.
+ *
+ * Privilege (see the admin guide's permission table): QUERY, and the
+ * layout fields of PREPARE, need CAP_SYS_ADMIN, as PFNs in
+ * /proc/pid/pagemap do; without it PREPARE needs start, length and key
+ * 2 MiB aligned and aims at 2 MiB pages at most. Moving other processes'
+ * pages (exchange, THP splits, pages mapped by others) needs CAP_SYS_NICE;
+ * without it PREPARE moves the caller's own pages into free frames only.
  */
 #ifndef _UAPI_LINUX_CONTIG_DMA_H
 #define _UAPI_LINUX_CONTIG_DMA_H
@@ -22,7 +30,7 @@
 #define CONTIG_DMA_API_VERSION		1
 #define CONTIG_DMA_TYPE			0xDC
 
-/* Page sizes when a request gives none: 4 KiB, 2 MiB and 1 GiB */
+/* Page sizes when a request gives none: these and the kernel's PAGE_SIZE */
 #define CONTIG_DMA_PGSIZES_DEFAULT	0x40201000ULL
 
 /* Request flags */
@@ -67,6 +75,14 @@ enum contig_dma_fail {
 	CONTIG_DMA_FAIL_NR = 8		/* room in contig_dma_moves.failed */
 };
 
+/* What became of a PREPARE, in contig_dma_moves.outcome */
+enum contig_dma_outcome_code {
+	CONTIG_DMA_OUTCOME_PREPARED,	/* pages were moved, or tried */
+	CONTIG_DMA_OUTCOME_IN_PLACE,	/* already as contiguous as it can be */
+	CONTIG_DMA_OUTCOME_EMPTY,	/* no page populated: nothing to do */
+	CONTIG_DMA_OUTCOME_POLICY,	/* enabled=never, without CAP_SYS_NICE */
+};
+
 /**
  * struct contig_dma_moves - what a PREPARE did
  * @in_place: pages already at their target frame
@@ -78,8 +94,12 @@ enum contig_dma_fail {
  * @segments: physical windows the range was placed in
  * @reanchors: chunks placed again after meeting an unmovable frame
  * @partial: 1 when the request stopped at its time or page bound
- * @__reserved: zero
+ * @outcome: enum contig_dma_outcome_code (0, "prepared", before API
+ *	version 1's kernels filled it in)
  * @ns: time spent in the kernel
+ *
+ * Without CAP_SYS_ADMIN, @in_place, @failed, @segments and @reanchors are
+ * zero: they tell where pages are, and where other processes' are.
  */
 struct contig_dma_moves {
 	__u64 in_place;
@@ -91,7 +111,7 @@ struct contig_dma_moves {
 	__u32 segments;
 	__u32 reanchors;
 	__u32 partial;
-	__u32 __reserved;
+	__u32 outcome;
 	__u64 ns;
 };
 
@@ -139,7 +159,8 @@ struct contig_dma_query {
 /**
  * struct contig_dma_prepare - CONTIG_DMA_PREPARE argument
  * @size: sizeof(struct contig_dma_prepare)
- * @flags: CONTIG_DMA_F_PIDFD, CONTIG_DMA_F_EXCHANGE_ONLY
+ * @flags: CONTIG_DMA_F_PIDFD, CONTIG_DMA_F_EXCHANGE_ONLY (needs
+ *	CAP_SYS_NICE)
  * @pidfd: as in struct contig_dma_query
  * @__reserved: zero
  * @start: as in struct contig_dma_query
@@ -150,8 +171,9 @@ struct contig_dma_query {
  * @max_pages: stop after moving this many pages; 0: the system's bound
  * @max_ns: stop moving pages once this long has passed; 0: the system's bound
  * @moves: output, what was done
- * @before: output, the layout before
- * @after: output, the layout after
+ * @before: output, the layout before (without CAP_SYS_ADMIN, only @pages
+ *	and @present)
+ * @after: output, the layout after (likewise)
  * @times: output, where the time went (appended in API version 1)
  */
 struct contig_dma_prepare {
@@ -173,7 +195,7 @@ struct contig_dma_prepare {
 
 /* Returns CONTIG_DMA_API_VERSION */
 #define CONTIG_DMA_GET_API_VERSION	_IO(CONTIG_DMA_TYPE, 0x00)
-/* Report the layout of a range */
+/* Report the layout of a range; needs CAP_SYS_ADMIN */
 #define CONTIG_DMA_QUERY		_IO(CONTIG_DMA_TYPE, 0x01)
 /* Make a range physically contiguous and congruent with a key */
 #define CONTIG_DMA_PREPARE		_IO(CONTIG_DMA_TYPE, 0x02)

@@ -218,6 +218,8 @@ static const char *ioctl_hint(const struct req *r, bool prepare, int err)
 			return "query needs CAP_SYS_ADMIN: the layout tells which pages are physically adjacent, as pagemap's PFNs do";
 		if (prepare && (r->flags & CONTIG_DMA_F_EXCHANGE_ONLY))
 			return "--exchange-only needs CAP_SYS_NICE: it moves other processes' pages";
+		if (prepare && !r->pid)
+			return "RLIMIT_MEMLOCK is 0 (ulimit -l): without CAP_IPC_LOCK, prepare moves at most the memory the caller may lock";
 		return "no permission on that process: needs ptrace access, and CAP_SYS_NICE for another user's process";
 	case ESRCH:
 		return "the process has exited, or has no memory (a zombie)";

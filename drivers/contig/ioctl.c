@@ -19,7 +19,11 @@
  *    fixes. Without it, QUERY fails with EPERM, and PREPARE needs its range
  *    and key 2 MiB aligned, aims at 2 MiB pages at most (what a THP gives
  *    anyone) and reports no layout, no pages in place and no failure
- *    reasons (those describe other processes' frames), only what it moved.
+ *    reasons (those describe other processes' frames), only what it moved;
+ *  - cost: without CAP_IPC_LOCK, a PREPARE moves no more pages than the
+ *    caller may lock (RLIMIT_MEMLOCK, what it could pin for DMA anyway;
+ *    partial beyond), and with no allowance at all it is EPERM, as
+ *    mlock(2) is. The policy's max_pages and max_ms bound everyone.
  *
  * Arguments are versioned by their leading size field and copied with
  * copy_struct_from_user(), as iommufd and openat2() do: older callers get
@@ -35,6 +39,7 @@
 #include <linux/pid.h>
 #include <linux/ptrace.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/security.h>
 #include <linux/sizes.h>
@@ -232,8 +237,8 @@ static int ioctl_prepare(void __user *uarg)
 	struct contig_dma_result res;
 	struct contig_dma_request req;
 	struct contig_dma_prepare arg;
+	unsigned long pgsizes, max_pages, lock_limit;
 	struct mm_struct *mm;
-	unsigned long pgsizes;
 	bool sees_layout;
 	u32 usize;
 	int ret;
@@ -262,6 +267,14 @@ static int ioctl_prepare(void __user *uarg)
 		pgsizes = (pgsizes ?: CONTIG_DMA_PGSIZES_DEFAULT | PAGE_SIZE) &
 			  (SZ_2M | (SZ_2M - 1));
 	}
+	max_pages = arg.max_pages;
+	if (!ns_capable_noaudit(&init_user_ns, CAP_IPC_LOCK)) {
+		/* No more pages than the caller may lock: mlock(2)'s rules */
+		lock_limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+		if (!lock_limit)
+			return -EPERM;
+		max_pages = min_not_zero(max_pages, lock_limit);
+	}
 
 	req = (struct contig_dma_request) {
 		.start = arg.start,
@@ -271,7 +284,7 @@ static int ioctl_prepare(void __user *uarg)
 		.user = CONTIG_DMA_USER_EXPLICIT,
 		.flags = arg.flags & CONTIG_DMA_F_EXCHANGE_ONLY ?
 			 CONTIG_DMA_EXCHANGE_ONLY : 0,
-		.max_pages = arg.max_pages,
+		.max_pages = max_pages,
 		.max_ns = arg.max_ns,
 	};
 	mm = target_mm(arg.flags, arg.pidfd);

@@ -19,9 +19,13 @@
  *	With free memory: the child's PREPARE still makes its own buffer one
  *	congruent run per 2 MiB, by migration alone; with enabled=never it
  *	moves nothing; QUERY is EPERM; an exchange-only PREPARE is EPERM; an
- *	unaligned range is EINVAL; an argument larger than a page is E2BIG.
- *	Root (CAP_SYS_NICE, CAP_SYS_ADMIN) still exchanges, and sees the
- *	layout.
+ *	unaligned range is EINVAL; an argument larger than a page is E2BIG;
+ *	with RLIMIT_MEMLOCK at 4 MiB a request moves 4 MiB at most (partial),
+ *	at 0 it is EPERM. Root (CAP_SYS_NICE, CAP_SYS_ADMIN) still exchanges,
+ *	and sees the layout.
+ *
+ * The child's RLIMIT_MEMLOCK is 64 MiB (set by the parent), so that its
+ * 16 MiB requests are not bounded by it until it lowers it itself.
  *
  * Prints "PASS name" or "FAIL name: reason" per check and "N passed, M
  * failed" at the end; exits 1 if any check failed.
@@ -36,6 +40,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +58,8 @@
 #define HPAGE		(2UL << 20)
 #define BUF_LEN		(16 * MIB)
 #define BUF_PAGES	(BUF_LEN / PAGE_SZ)
+#define MEMLOCK_CHILD	(64 * MIB)
+#define MEMLOCK_LOW	(4 * MIB)
 #define CHILD_ID	0x500
 #define ROOT_ID		0x600
 
@@ -185,6 +192,17 @@ static int child(const char *mode)
 	((struct contig_dma_prepare *)big)->start = r.buf;
 	((struct contig_dma_prepare *)big)->length = BUF_LEN;
 	r.err = ioctl(dev, CONTIG_DMA_PREPARE, big) ? errno : 0;
+	send_report(&r);
+
+	/* Step 4: what it may lock bounds what it may move */
+	r.buf = (uintptr_t)scattered();
+	r.err = !r.buf ? errno :
+		setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ MEMLOCK_LOW,
+							     MEMLOCK_LOW }) ?
+		errno : do_prepare(dev, (char *)r.buf, 0, &r.p);
+	send_report(&r);
+	r.err = setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ 0, 0 }) ? errno :
+		do_prepare(dev, (char *)r.buf, 0, &r.p);
 	send_report(&r);
 	return 0;
 }
@@ -434,6 +452,20 @@ static void parent_free(void)
 	get_report(&r);
 	pass_fail(r.err == E2BIG, "an argument larger than a page is E2BIG",
 	      "got %s", strerror(r.err));
+	get_report(&r);
+	printf("  with RLIMIT_MEMLOCK 4 MiB: %s, migrated %llu, partial %u\n",
+	       strerror(r.err), (unsigned long long)r.p.moves.migrated,
+	       r.p.moves.partial);
+	/* As for max_pages: one batch may carry the count past, no more */
+	pass_fail(!r.err && r.p.moves.migrated &&
+		  r.p.moves.migrated <= MEMLOCK_LOW / PAGE_SZ + 512 &&
+		  r.p.moves.partial,
+		  "with RLIMIT_MEMLOCK 4 MiB, a 16 MiB PREPARE moves 4 MiB at most",
+		  "%s, migrated %llu, partial %u", strerror(r.err),
+		  (unsigned long long)r.p.moves.migrated, r.p.moves.partial);
+	get_report(&r);
+	pass_fail(r.err == EPERM, "with RLIMIT_MEMLOCK 0, PREPARE is EPERM",
+		  "got %s", strerror(r.err));
 
 	/* Root: exchanges and sees the layout, as before */
 	dev = open(DEV, O_RDWR);
@@ -476,8 +508,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		die("socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ||
+	    setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ MEMLOCK_CHILD,
+							 MEMLOCK_CHILD }))
+		die("socketpair, setrlimit");
 	kid = fork();
 	if (kid < 0)
 		die("fork");

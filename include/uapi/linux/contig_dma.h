@@ -19,6 +19,8 @@
  * 2 MiB aligned and aims at 2 MiB pages at most. Moving other processes'
  * pages (exchange, THP splits, pages mapped by others) needs CAP_SYS_NICE;
  * without it PREPARE moves the caller's own pages into free frames only.
+ * Without CAP_IPC_LOCK, PREPARE moves at most RLIMIT_MEMLOCK's worth of
+ * pages, and is EPERM when that limit is 0.
  */
 #ifndef _UAPI_LINUX_CONTIG_DMA_H
 #define _UAPI_LINUX_CONTIG_DMA_H
@@ -169,6 +171,7 @@ struct contig_dma_query {
  * @pgsize_bitmap: page sizes the device can map; must include 4 KiB;
  *	0 for CONTIG_DMA_PGSIZES_DEFAULT
  * @max_pages: stop after moving this many pages; 0: the system's bound
+ *	(and, without CAP_IPC_LOCK, RLIMIT_MEMLOCK's worth at most)
  * @max_ns: stop moving pages once this long has passed; 0: the system's bound
  * @moves: output, what was done
  * @before: output, the layout before (without CAP_SYS_ADMIN, only @pages

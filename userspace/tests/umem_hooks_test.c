@@ -17,8 +17,9 @@
  *	preparing it, "rdma res show" must answer at once, and
  *	"rdma link delete rxe0" (the device's removal, which waits for
  *	uverbs' SRCU section around the registration) must stop contig's
- *	work: the prepare event of that registration must be partial and end
- *	within a second of the removal's start (a trace marker). Afterwards
+ *	work: the prepare event of that registration must be partial (it
+ *	was stopped, not finished) and end within REMOVAL_STOP_S of the
+ *	removal's start (a trace marker). Afterwards
  *	rxe0 is gone; rdma_hooks.sh adds it again.
  *
  * Prints "PASS name" or "FAIL name: reason" per check and "N passed, M
@@ -46,6 +47,14 @@
 #define REMOVAL_LEN	(1024 * MIB)
 /* 2 MiB-aligned VAs; this IOVA is 1 MiB off any 2 MiB boundary */
 #define ODD_IOVA	0x40100000ULL
+/*
+ * contig asks whether to stop between moves and between window candidates,
+ * not inside the frame index's recounts before a search, which took up to
+ * 0.75 s for this request on the debug kernel (a stop 1.25 s after the
+ * removal began, once). Without the stop, the prepare ran 6 to 8 s past
+ * the removal, and was not partial.
+ */
+#define REMOVAL_STOP_S	5.0
 #define BUF_ID		0x700
 
 static double now_s(void)
@@ -244,7 +253,8 @@ static int mode_removal(void)
 	pass_fail(t_prep > t_marker, "the registration was still being prepared when the removal began",
 	      "its prepare ended %.3f s before: the engine was too quick for this check",
 	      t_marker - t_prep);
-	pass_fail(strstr(line, " partial=1 ") && t_prep - t_marker < 1.0,
+	pass_fail(strstr(line, " partial=1 ") &&
+		  t_prep - t_marker < REMOVAL_STOP_S,
 	      "the device's removal stops contig's work on the registration",
 	      "the prepare ended %.3f s after the removal began, %s",
 	      t_prep - t_marker,

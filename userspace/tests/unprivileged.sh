@@ -4,11 +4,12 @@
 # a child as uid 65534 without capabilities, checked by its root parent):
 # on memory the fragmenter holds, a PREPARE of its own scattered buffer
 # moves no page of any other process (a root buffer's PFNs and bytes,
-# vmstat exchange_success, and the fragmenter's bytes when stopped); with
-# free memory it still makes its own range congruent, by migration only;
-# with enabled=never nothing moves; QUERY and exchange-only PREPARE are
-# EPERM, a range not 2 MiB aligned EINVAL, an oversized argument E2BIG;
-# root still exchanges and sees the layout.
+# vmstat exchange_success, and the fragmenter's bytes when stopped), while
+# root's still exchanges there and sees the layout; with free memory it
+# still makes its own range congruent, by migration only; with
+# enabled=never nothing moves; QUERY and exchange-only PREPARE are EPERM,
+# a range not 2 MiB aligned EINVAL, an oversized argument E2BIG; and
+# RLIMIT_MEMLOCK bounds what it moves (EPERM at 0).
 . /contig/lib.sh
 CONTIG_TEST_NAME=unprivileged
 fails=0

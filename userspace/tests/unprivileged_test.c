@@ -13,7 +13,9 @@
  *	buffer. No page of any other process may move: the pages of a root
  *	buffer faulted in next to the child's keep their frames and bytes,
  *	and vmstat's exchange_success does not change (the fragmenter checks
- *	its own bytes when stopped). The child gets no layout back.
+ *	its own bytes when stopped). The child gets no layout back. Root
+ *	(CAP_SYS_NICE, CAP_SYS_ADMIN) still exchanges there, and sees the
+ *	layout.
  *
  * unprivileged_test free
  *	With free memory: the child's PREPARE still makes its own buffer one
@@ -21,8 +23,7 @@
  *	moves nothing; QUERY is EPERM; an exchange-only PREPARE is EPERM; an
  *	unaligned range is EINVAL; an argument larger than a page is E2BIG;
  *	with RLIMIT_MEMLOCK at 4 MiB a request moves 4 MiB at most (partial),
- *	at 0 it is EPERM. Root (CAP_SYS_NICE, CAP_SYS_ADMIN) still exchanges,
- *	and sees the layout.
+ *	at 0 it is EPERM.
  *
  * The child's RLIMIT_MEMLOCK is 64 MiB (set by the parent), so that its
  * 16 MiB requests are not bounded by it until it lowers it itself.
@@ -310,6 +311,45 @@ static uint64_t before[BUF_PAGES], after[BUF_PAGES];
 static uint64_t root_before[BUF_PAGES], root_after[BUF_PAGES];
 
 /*
+ * Root (CAP_SYS_NICE, CAP_SYS_ADMIN), under the fragmenter: its own
+ * scattered buffer is still made contiguous by exchanging with the
+ * fragmenter's pages, and it sees the layout.
+ */
+static void root_prepares(void)
+{
+	struct contig_dma_prepare p = { .size = sizeof(p) };
+	char *a = scattered();
+	unsigned long ex0, ex1;
+	int dev, err;
+
+	dev = open(DEV, O_RDWR);
+	if (dev < 0 || !a)
+		die("root's buffer");
+	p.start = (uintptr_t)a;
+	p.length = BUF_LEN;
+	p.key = (uintptr_t)a;
+	ex0 = proc_vmstat("exchange_success");
+	err = ioctl(dev, CONTIG_DMA_PREPARE, &p) ? errno : 0;
+	ex1 = proc_vmstat("exchange_success");
+	printf("  root's PREPARE: %s, runs %llu -> %llu, migrated %llu exchanged %llu, exchange_success +%lu\n",
+	       strerror(err), (unsigned long long)p.before.runs,
+	       (unsigned long long)p.after.runs,
+	       (unsigned long long)p.moves.migrated,
+	       (unsigned long long)p.moves.exchanged, ex1 - ex0);
+	pass_fail(!err && p.moves.exchanged && ex1 > ex0 &&
+		  p.before.runs && p.after.runs < p.before.runs,
+		  "root with CAP_SYS_NICE still exchanges, and sees the layout",
+		  "%s, exchanged %llu, runs %llu -> %llu", strerror(err),
+		  (unsigned long long)p.moves.exchanged,
+		  (unsigned long long)p.before.runs,
+		  (unsigned long long)p.after.runs);
+	pass_fail(!membuf_check(a, BUF_PAGES, CHILD_ID, 0, "root's buffer"),
+		  "root's exchanged pages keep their bytes", "corrupt");
+	munmap(a, BUF_LEN);
+	close(dev);
+}
+
+/*
  * Under the fragmenter, the frames around the child's pages are the
  * fragmenter's (root's): an exchange would move them. Root's own buffer
  * here is one more to check page by page.
@@ -366,6 +406,7 @@ static void parent_fragmented(void)
 	get_report(&r);
 	pass_fail(!r.err, "the child's pages keep their bytes", "corrupt");
 	munmap(root, BUF_LEN);
+	root_prepares();
 }
 
 /*
@@ -389,11 +430,10 @@ static int watch_prepare(struct report *r)
 
 static void parent_free(void)
 {
-	struct contig_dma_prepare p;
 	struct report r;
 	unsigned long moved;
-	char *a, *b, was[16];
-	int dev, err;
+	char was[16];
+	int err;
 
 	if (watch_prepare(&r)) {
 		pass_fail(false, "child setup", "%s", strerror(r.err));
@@ -467,35 +507,6 @@ static void parent_free(void)
 	pass_fail(r.err == EPERM, "with RLIMIT_MEMLOCK 0, PREPARE is EPERM",
 		  "got %s", strerror(r.err));
 
-	/* Root: exchanges and sees the layout, as before */
-	dev = open(DEV, O_RDWR);
-	a = membuf_map(BUF_LEN, -1, MADV_NOHUGEPAGE);
-	b = membuf_map(BUF_LEN, -1, MADV_NOHUGEPAGE);
-	if (dev < 0 || !a || !b)
-		die("root's buffers");
-	for (moved = BUF_PAGES; moved-- > 0;) {
-		membuf_fill_page(a + moved * PAGE_SZ, ROOT_ID, moved);
-		membuf_fill_page(b + moved * PAGE_SZ, ROOT_ID + 1, moved);
-	}
-	p = (struct contig_dma_prepare){
-		.size = sizeof(p), .flags = CONTIG_DMA_F_EXCHANGE_ONLY,
-		.start = (uintptr_t)a, .length = BUF_LEN, .key = (uintptr_t)a,
-	};
-	r.err = ioctl(dev, CONTIG_DMA_PREPARE, &p) ? errno : 0;
-	printf("  root's exchange-only PREPARE: %s, runs %llu -> %llu, exchanged %llu\n",
-	       strerror(r.err), (unsigned long long)p.before.runs,
-	       (unsigned long long)p.after.runs,
-	       (unsigned long long)p.moves.exchanged);
-	pass_fail(!r.err && p.moves.exchanged && p.after.runs < p.before.runs,
-	      "root with CAP_SYS_NICE exchanges and sees the layout",
-	      "%s, exchanged %llu, runs %llu -> %llu", strerror(r.err),
-	      (unsigned long long)p.moves.exchanged,
-	      (unsigned long long)p.before.runs,
-	      (unsigned long long)p.after.runs);
-	pass_fail(!membuf_check(a, BUF_PAGES, ROOT_ID, 0, "root's a") &&
-	      !membuf_check(b, BUF_PAGES, ROOT_ID + 1, 0, "root's b"),
-	      "root's exchanged pages keep their bytes", "corrupt");
-	close(dev);
 }
 
 int main(int argc, char **argv)

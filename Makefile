@@ -11,7 +11,7 @@ KUNIT_PY := $(BUILD)/linux/tools/testing/kunit/kunit.py
 # (kunit.filter_glob, e.g. contig_layout or 'contig_layout.layout_mm_*').
 SUITES ?= all
 KUNIT_FILTER ?=
-TEST_TIMEOUT ?= 4800
+TEST_TIMEOUT ?= 5100
 BENCH_TIMEOUT ?= 2400
 # make bench's guest-size sweep: one guest per size, the same requests,
 # the sizes in turn SCALE_BOOTS times (a TCG boot's speed varies: the

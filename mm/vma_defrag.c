@@ -167,6 +167,7 @@ struct defrag_ctx {
 	struct xarray held;		/* free frames taken, by PFN */
 	unsigned long moved;
 	u64 deadline;
+	struct defrag_until until;	/* for the index: deadline, stop */
 	int stop;			/* 0, -EINTR, or 1 when out of budget */
 
 	/* the batch being built */
@@ -361,7 +362,7 @@ again:
 		if (should_stop(ctx))
 			return false;
 	}
-	if (n > 0 && defrag_index_recheck(s.deadline, &ctx->cache,
+	if (n > 0 && defrag_index_recheck(&ctx->until, &ctx->cache,
 					  &ctx->icost))
 		goto again;
 	return false;
@@ -1557,12 +1558,12 @@ static void move_all(struct defrag_ctx *ctx)
 			/* Its pages may have moved: read them again */
 			if (read_pfns(ctx, first, nr, NULL) < 0)
 				break;
-			if (defrag_index_get(&ctx->icost, ctx->req->max_ns ?
-					     ctx->deadline : 0, &ctx->cache))
+			if (defrag_index_get(&ctx->icost, &ctx->until,
+					     &ctx->cache))
 				break;
 			anchor_segment(ctx, first, nr, seg.align);
-			defrag_index_put(0, ctx->req->max_ns ? ctx->deadline : 0,
-					 &ctx->icost, &ctx->cache);
+			defrag_index_put(0, &ctx->until, &ctx->icost,
+					 &ctx->cache);
 			if (ctx->nr_segs == before)
 				continue;
 			ctx->stats->reanchors++;
@@ -1646,15 +1647,14 @@ static int defrag_slice(struct defrag_ctx *ctx, unsigned long first,
 		ctx->drained = true;
 	}
 	t1 = ktime_get_ns();
-	ret = defrag_index_get(&ctx->icost, req->max_ns ? ctx->deadline : 0,
-			       &ctx->cache);
+	ret = defrag_index_get(&ctx->icost, &ctx->until, &ctx->cache);
 	if (ret)
 		goto out;
 	plan(ctx, 0, nr, ctx->nr_aligns - 1);
 	/* Recount twice as much of the index as this slice spans, and more */
 	defrag_index_put(2 * DIV_ROUND_UP(present, pageblock_nr_pages) +
-			 DEFRAG_INDEX_RECOUNT, req->max_ns ? ctx->deadline : 0,
-			 &ctx->icost, &ctx->cache);
+			 DEFRAG_INDEX_RECOUNT, &ctx->until, &ctx->icost,
+			 &ctx->cache);
 	stats->plan_ns += ktime_get_ns() - t1;
 
 	move_all(ctx);
@@ -1758,6 +1758,10 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 	ctx->req = req;
 	ctx->stats = stats;
 	ctx->deadline = t0 + req->max_ns;
+	ctx->until = (struct defrag_until){
+		.deadline = req->max_ns ? ctx->deadline : 0,
+		.req = req,
+	};
 	xa_init(&ctx->held);
 	stats->pages = req->len >> PAGE_SHIFT;
 	ret = slice_size(req, &slice_pages);

@@ -86,7 +86,8 @@
  *
  * Only the zones of the nodes the search allows (vma_defrag_search.nodes:
  * the requester's cpuset and strict memory policy) are searched.
- * Both levels give up on a fatal signal and at the request's deadline.
+ * Both levels give up on a fatal signal, at the request's deadline and when
+ * its stop callback says so (struct defrag_until).
  */
 #include <linux/jiffies.h>
 #include <linux/memory_hotplug.h>
@@ -521,14 +522,23 @@ static int index_build(void)
 	return 0;
 }
 
-static bool out_of_time(u64 deadline)
+/* The request's deadline passed, or its stop callback said stop */
+static bool until_reached(const struct defrag_until *until)
 {
-	return fatal_signal_pending(current) ||
-	       (deadline && ktime_get_ns() >= deadline);
+	const struct vma_defrag_request *req = until ? until->req : NULL;
+
+	return until && ((until->deadline && ktime_get_ns() >= until->deadline) ||
+			 (req && req->stop && req->stop(req->stop_arg)));
 }
 
-/* Count the blocks never counted; stop at @deadline or on a signal */
-static void index_count_all(u64 deadline, struct defrag_index_cost *cost)
+static bool out_of_time(const struct defrag_until *until)
+{
+	return fatal_signal_pending(current) || until_reached(until);
+}
+
+/* Count the blocks never counted; stop when out of time */
+static void index_count_all(const struct defrag_until *until,
+			    struct defrag_index_cost *cost)
 {
 	u64 t0 = ktime_get_ns();
 	unsigned long b;
@@ -545,7 +555,7 @@ static void index_count_all(u64 deadline, struct defrag_index_cost *cost)
 			count_block(zi, b);
 			cost->blocks_counted++;
 			cond_resched();
-			if (out_of_time(deadline))
+			if (out_of_time(until))
 				goto out;
 		}
 	}
@@ -558,7 +568,7 @@ out:
 /**
  * defrag_index_get() - make the frame index usable for a request
  * @cost: the index's costs are added to it
- * @deadline: ktime_get_ns() to stop counting at; 0 for none
+ * @until: when to stop counting
  * @cache: set up for the searches until defrag_index_put()
  *
  * Rebuilds the block maps if the zones changed, and counts the blocks that
@@ -567,7 +577,8 @@ out:
  * Context: process context; may sleep.
  * Return: 0, -ENOMEM, or -EINTR on a fatal signal.
  */
-int defrag_index_get(struct defrag_index_cost *cost, u64 deadline,
+int defrag_index_get(struct defrag_index_cost *cost,
+		     const struct defrag_until *until,
 		     struct defrag_search_cache *cache)
 {
 	unsigned int z;
@@ -588,7 +599,7 @@ int defrag_index_get(struct defrag_index_cost *cost, u64 deadline,
 		}
 	}
 	if (!defrag_index.counted)
-		index_count_all(deadline, cost);
+		index_count_all(until, cost);
 	cache->rechecked = false;
 	cache->longest = kmalloc_array(defrag_index.nr_zones,
 				       sizeof(*cache->longest), GFP_KERNEL);
@@ -598,10 +609,10 @@ int defrag_index_get(struct defrag_index_cost *cost, u64 deadline,
 }
 
 /*
- * Recount every block counted longer than @age jiffies ago; false if a
- * fatal signal or @deadline stopped it first.
+ * Recount every block counted longer than @age jiffies ago; false if the
+ * request ran out of time first.
  */
-static bool recount_older(unsigned long age, u64 deadline,
+static bool recount_older(unsigned long age, const struct defrag_until *until,
 			  struct defrag_index_cost *cost)
 {
 	u64 t0 = ktime_get_ns();
@@ -619,7 +630,7 @@ static bool recount_older(unsigned long age, u64 deadline,
 			count_block(zi, b);
 			cost->blocks_counted++;
 			cond_resched();
-			if (out_of_time(deadline)) {
+			if (out_of_time(until)) {
 				done = false;
 				break;
 			}
@@ -635,14 +646,15 @@ static bool recount_older(unsigned long age, u64 deadline,
  * more than four times as many.
  */
 static void recount_in_turn(unsigned long budget, unsigned long age,
-			    u64 deadline, struct defrag_index_cost *cost)
+			    const struct defrag_until *until,
+			    struct defrag_index_cost *cost)
 {
 	unsigned long looked = 0, b, stamp;
 	u64 t0 = ktime_get_ns();
 	unsigned int z;
 
 	while (budget && looked < 4 * budget && defrag_index.nr_zones &&
-	       !out_of_time(deadline)) {
+	       !out_of_time(until)) {
 		struct defrag_zone_index *zi;
 
 		/* Racy with other requests' turns: at worst a block twice */
@@ -680,7 +692,8 @@ static void recount_in_turn(unsigned long budget, unsigned long age,
  * of the regions a search proposes correct those regions' counts anyway.
  * Returns true if it recounted.
  */
-static bool recount_if_drifted(unsigned long blocks, u64 deadline,
+static bool recount_if_drifted(unsigned long blocks,
+			       const struct defrag_until *until,
 			       struct defrag_index_cost *cost)
 {
 	if (cost->recounted_drift || !atomic_read(&defrag_index.drifted) ||
@@ -688,12 +701,16 @@ static bool recount_if_drifted(unsigned long blocks, u64 deadline,
 		return false;
 	cost->recounted_drift = true;
 	recount_in_turn(max_t(unsigned long, DEFRAG_DRIFT_RECOUNT, 16 * blocks),
-			0, deadline, cost);
+			0, until, cost);
 	return true;
 }
 
-/* Recount the blocks of every zone's index that [@a, @a + @nr) covers */
-static void recount_span(unsigned long a, unsigned long nr,
+/*
+ * Recount the blocks of every zone's index that [@a, @a + @nr) covers;
+ * false if the request ran out of time first.
+ */
+static bool recount_span(unsigned long a, unsigned long nr,
+			 const struct defrag_until *until,
 			 struct defrag_index_cost *cost)
 {
 	unsigned long b, first, last;
@@ -711,8 +728,45 @@ static void recount_span(unsigned long a, unsigned long nr,
 			count_block(zi, b);
 			cost->blocks_counted++;
 			cond_resched();
+			if (out_of_time(until))
+				return false;
 		}
 	}
+	return true;
+}
+
+/* When the search for @s gives up */
+static struct defrag_until search_until(const struct vma_defrag_search *s)
+{
+	return (struct defrag_until){ .deadline = s->deadline, .req = s->req };
+}
+
+/*
+ * Each present page of @s votes for the anchor that keeps it in place:
+ * the anchors of windows inside [@lo, @hi) with the segment's phase, into
+ * s->scratch, sorted. Returns how many; *@present is set to the number of
+ * present pages.
+ */
+static unsigned long collect_votes(const struct vma_defrag_search *s,
+				   unsigned long lo, unsigned long hi,
+				   unsigned long *present)
+{
+	unsigned long i, a, n = 0;
+
+	*present = 0;
+	for (i = 0; i < s->nr; i++) {
+		if (!s->pfns[i])
+			continue;
+		(*present)++;
+		if (s->pfns[i] < lo + i)
+			continue;
+		a = s->pfns[i] - i;
+		if (a > hi - s->nr || (a & (s->align - 1)) != s->phase)
+			continue;
+		s->scratch[n++] = a;
+	}
+	sort(s->scratch, n, sizeof(*s->scratch), cmp_ulong, NULL);
+	return n;
 }
 
 /*
@@ -728,24 +782,15 @@ static void recount_span(unsigned long a, unsigned long nr,
  * Returns true if it recounted any block.
  */
 static bool recount_own_windows(const struct vma_defrag_search *s,
+				const struct defrag_until *until,
 				struct defrag_index_cost *cost)
 {
 	unsigned long counted = cost->blocks_counted;
 	unsigned long top[DEFRAG_OWN_WINDOWS] = {}, votes[DEFRAG_OWN_WINDOWS] = {};
-	unsigned long i, j, a, run, n = 0, present = 0;
+	unsigned long i, j, run, present;
+	unsigned long n = collect_votes(s, 0, ULONG_MAX, &present);
 	u64 t0 = ktime_get_ns();
 
-	for (i = 0; i < s->nr; i++) {
-		if (!s->pfns[i])
-			continue;
-		present++;
-		if (s->pfns[i] < i)
-			continue;
-		a = s->pfns[i] - i;
-		if ((a & (s->align - 1)) == s->phase)
-			s->scratch[n++] = a;
-	}
-	sort(s->scratch, n, sizeof(*s->scratch), cmp_ulong, NULL);
 	for (i = 0; i < n; i += run) {
 		for (run = 1; i + run < n && s->scratch[i + run] == s->scratch[i];
 		     run++)
@@ -760,7 +805,8 @@ static bool recount_own_windows(const struct vma_defrag_search *s,
 		votes[j] = run;
 	}
 	for (j = 0; j < DEFRAG_OWN_WINDOWS && votes[j]; j++)
-		recount_span(top[j], s->nr, cost);
+		if (!recount_span(top[j], s->nr, until, cost))
+			break;
 	cost->refresh_ns += ktime_get_ns() - t0;
 	return cost->blocks_counted != counted;
 }
@@ -775,10 +821,10 @@ void vma_defrag_index_refresh(void)
 	struct defrag_search_cache cache = {};
 	struct defrag_index_cost cost = {};
 
-	if (defrag_index_get(&cost, 0, &cache))
+	if (defrag_index_get(&cost, NULL, &cache))
 		return;
-	recount_older(0, 0, &cost);
-	defrag_index_put(0, 0, &cost, &cache);
+	recount_older(0, NULL, &cost);
+	defrag_index_put(0, NULL, &cost, &cache);
 }
 EXPORT_SYMBOL_IF_KUNIT(vma_defrag_index_refresh);
 #endif
@@ -787,17 +833,17 @@ EXPORT_SYMBOL_IF_KUNIT(vma_defrag_index_refresh);
  * defrag_index_put() - done with the frame index, recounting some of it
  * @refresh_blocks: how many stale blocks to recount, in turn round the
  *	machine
- * @deadline: ktime_get_ns() to stop recounting at; 0 for none. A fatal
- *	signal stops it too.
+ * @until: when to stop recounting
  * @cost: the index's costs are added to it
  * @cache: from defrag_index_get(), freed
  */
-void defrag_index_put(unsigned long refresh_blocks, u64 deadline,
+void defrag_index_put(unsigned long refresh_blocks,
+		      const struct defrag_until *until,
 		      struct defrag_index_cost *cost,
 		      struct defrag_search_cache *cache)
 {
-	if (!recount_if_drifted(refresh_blocks, deadline, cost))
-		recount_in_turn(refresh_blocks, DEFRAG_INDEX_FRESH, deadline,
+	if (!recount_if_drifted(refresh_blocks, until, cost))
+		recount_in_turn(refresh_blocks, DEFRAG_INDEX_FRESH, until,
 				cost);
 	kfree(cache->longest);
 	cache->longest = NULL;
@@ -948,18 +994,20 @@ static unsigned long predicted_cost(unsigned long present,
 
 /*
  * Every DEFRAG_SEARCH_CHECK candidates: reschedule, and stop on a fatal
- * signal (-EINTR) or at the deadline (-ETIME).
+ * signal (-EINTR), or at the deadline or when the request's stop callback
+ * says so (-ETIME).
  */
 static int search_check(const struct vma_defrag_search *s,
 			unsigned long *checked)
 {
+	const struct defrag_until until = search_until(s);
+
 	if (++*checked % DEFRAG_SEARCH_CHECK)
 		return 0;
 	cond_resched();
 	if (fatal_signal_pending(current))
 		return -EINTR;
-	if ((s->deadline && ktime_get_ns() >= s->deadline) ||
-	    (s->req && s->req->stop && s->req->stop(s->req->stop_arg)))
+	if (until_reached(&until))
 		return -ETIME;
 	return 0;
 }
@@ -1003,7 +1051,7 @@ vma_defrag_find_regions(const struct vma_defrag_block_map *map,
 			struct vma_defrag_region *best, unsigned int max)
 {
 	unsigned long end = map->base + map->nr * BLOCK, nr = s->nr;
-	unsigned long i, n = 0, k = 0, present = 0, most = 0, run = 0;
+	unsigned long i, n, k = 0, present, most = 0, run = 0;
 	unsigned long good, a, first, checked = 0, head, full_from, full_n;
 	unsigned int nbest = 0;
 	struct block_sums w = {};
@@ -1023,19 +1071,7 @@ vma_defrag_find_regions(const struct vma_defrag_block_map *map,
 			return 0;
 	}
 
-	/* Each present page votes for the anchor that keeps it in place. */
-	for (i = 0; i < nr; i++) {
-		if (!s->pfns[i])
-			continue;
-		present++;
-		if (s->pfns[i] < map->base + i)
-			continue;
-		a = s->pfns[i] - i;
-		if (a + nr > end || (a & (s->align - 1)) != s->phase)
-			continue;
-		s->scratch[n++] = a;
-	}
-	sort(s->scratch, n, sizeof(*s->scratch), cmp_ulong, NULL);
+	n = collect_votes(s, map->base, end, &present);
 	for (i = 0; i < n; i++) {
 		run = i && s->scratch[i] == s->scratch[i - 1] ? run + 1 : 1;
 		most = max(most, run);
@@ -1161,6 +1197,7 @@ int defrag_index_regions(const struct vma_defrag_search *s,
 			 struct defrag_search_cache *cache,
 			 struct defrag_index_cost *cost)
 {
+	const struct defrag_until until = search_until(s);
 	struct vma_defrag_region found[4];
 	unsigned int z, nregions = 0, i, j;
 	u64 t0 = ktime_get_ns();
@@ -1168,10 +1205,10 @@ int defrag_index_regions(const struct vma_defrag_search *s,
 
 	max = min_t(unsigned int, max, ARRAY_SIZE(found));
 	/* Counts from before the machine moved on would mislead the search */
-	if (recount_if_drifted(s->nr / BLOCK, s->deadline, cost))
+	if (recount_if_drifted(s->nr / BLOCK, &until, cost))
 		forget_longest(cache);
 	/* The longest clean runs may have grown */
-	if (recount_own_windows(s, cost))
+	if (recount_own_windows(s, &until, cost))
 		forget_longest(cache);
 again:
 	t0 = ktime_get_ns();
@@ -1213,14 +1250,14 @@ again:
 	 * (frames a workload took that an exchange could now use, kernel
 	 * memory freed). Once per request, recount and look again.
 	 */
-	if (!n && !nregions && defrag_index_recheck(s->deadline, cache, cost))
+	if (!n && !nregions && defrag_index_recheck(&until, cache, cost))
 		goto again;
 	return n < 0 ? n : nregions;
 }
 
 /**
  * defrag_index_recheck() - recount the whole index, once per request
- * @deadline: ktime_get_ns() to stop at; 0 for none
+ * @until: when to stop recounting
  * @cache: the request's search cache
  * @cost: the recount's time is added to it
  *
@@ -1234,13 +1271,14 @@ again:
  * Return: true if it recounted (the caller searches again), false if this
  * request did so already.
  */
-bool defrag_index_recheck(u64 deadline, struct defrag_search_cache *cache,
+bool defrag_index_recheck(const struct defrag_until *until,
+			  struct defrag_search_cache *cache,
 			  struct defrag_index_cost *cost)
 {
 	if (cache->rechecked)
 		return false;
 	cache->rechecked = true;
-	recount_older(0, deadline, cost);
+	recount_older(0, until, cost);
 	forget_longest(cache);
 	return true;
 }

@@ -82,12 +82,28 @@ struct defrag_search_cache {
 	bool rechecked;		/* the blocks were recounted for a search */
 };
 
-int defrag_index_get(struct defrag_index_cost *cost, u64 deadline,
+/**
+ * struct defrag_until - when a request's work on the index gives up
+ * @deadline: ktime_get_ns() to stop at; 0 for none
+ * @req: the request, whose @stop is asked too; NULL for none
+ *
+ * A fatal signal stops the work as well. A NULL pointer to one: only a
+ * fatal signal.
+ */
+struct defrag_until {
+	u64 deadline;
+	const struct vma_defrag_request *req;
+};
+
+int defrag_index_get(struct defrag_index_cost *cost,
+		     const struct defrag_until *until,
 		     struct defrag_search_cache *cache);
-void defrag_index_put(unsigned long refresh_blocks, u64 deadline,
+void defrag_index_put(unsigned long refresh_blocks,
+		      const struct defrag_until *until,
 		      struct defrag_index_cost *cost,
 		      struct defrag_search_cache *cache);
-bool defrag_index_recheck(u64 deadline, struct defrag_search_cache *cache,
+bool defrag_index_recheck(const struct defrag_until *until,
+			  struct defrag_search_cache *cache,
 			  struct defrag_index_cost *cost);
 int defrag_index_regions(const struct vma_defrag_search *s,
 			 struct defrag_region *regions, unsigned int max,

@@ -255,9 +255,6 @@ static int ioctl_prepare(void __user *uarg)
 		return ret;
 	if (arg.pgsize_bitmap && !(arg.pgsize_bitmap & PAGE_SIZE))
 		return -EINVAL;
-	if ((arg.flags & CONTIG_DMA_F_EXCHANGE_ONLY) &&
-	    !ns_capable_noaudit(&init_user_ns, CAP_SYS_NICE))
-		return -EPERM;
 	sees_layout = ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
 	pgsizes = arg.pgsize_bitmap;
 	if (!sees_layout) {

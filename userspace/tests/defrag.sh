@@ -11,7 +11,9 @@
 # each); the same with less than 3 % of memory free, mostly by exchanging
 # pages with the fragmenter;
 # and (with free memory) requests must survive an munmap of part of the
-# buffer and a forked child sharing it. No byte may change: defrag_test verifies its own
+# buffer and a forked child sharing it. The fragmenter itself must leave no
+# free 2 MiB block, put its pins where it says, and keep the layout halves
+# in agreement (this test is the fragmenter's test too). No byte may change: defrag_test verifies its own
 # memory, the fragmenter every page it held when it is stopped (the pages
 # it got in exchange included). Malformed requests must be refused.
 . /contig/lib.sh
@@ -86,6 +88,7 @@ run_mode() {
 	blocks=$(free_huge_blocks)
 	log "mode $label: $blocks free 2 MiB blocks with the fragmenter holding its memory"
 	[ "$blocks" -le 2 ] || { log "FAIL: memory is not fragmented"; fail=1; }
+	check_fragmenter "$mode"
 
 	for kind in anon thp memfd; do
 		name="$label $kind"
@@ -131,6 +134,33 @@ run_mode() {
 	[ $rc = 0 ] || { log "FAIL: fragmenter exited $rc (corrupt pages?)"; fail=1; }
 	grep -q "VERIFY pages=[1-9][0-9]* corrupt=0" /tmp/frag.out ||
 		{ log "FAIL: fragmenter's pages not verified"; fail=1; }
+}
+
+# What the fragmenter promises (the other tests that use it rely on it):
+# no free block of order >= 9 in any zone when it is ready; with
+# --unmovable, a long-term pinned page in most 2 MiB windows of the memory
+# it took and clean 128 MiB stretches in between; and the layout halves
+# agree on the memory it fragmented.
+check_fragmenter() {
+	after=$(result /tmp/frag.out free_order9_after)
+	[ "$after" = 0 ] || { log "FAIL: fragmenter: $after free 2 MiB blocks at ready"; fail=1; }
+	if [ "$1" = --unmovable ]; then
+		pinned=$(result /tmp/frag.out pinned_windows)
+		clean=$(result /tmp/frag.out clean_windows)
+		windows=$(($(result /tmp/frag.out taken_mib) / 2))
+		log "fragmenter --unmovable: $pinned windows hold a long-term pinned page, $clean left clean, of $windows windows' worth taken"
+		# It took memory everywhere and holds every other page of it;
+		# three stretches in four get pins, the fourth none.
+		[ "$((pinned + clean))" -ge $((windows * 9 / 10)) ] ||
+			{ log "FAIL: fragmenter: held windows neither pinned nor clean"; fail=1; }
+		[ "${clean:-0}" -gt 0 ] ||
+			{ log "FAIL: fragmenter: no clean window left"; fail=1; }
+		[ "$pinned" -ge $((windows * 6 / 10)) ] ||
+			{ log "FAIL: fragmenter: unmovable pages not scattered"; fail=1; }
+	fi
+	layout_agree 16 > /tmp/agree.out 2>&1 ||
+		{ cat /tmp/agree.out; log "FAIL: layout halves disagree on fragmented memory"; fail=1; }
+	grep "anon-4k key=0x[0-9a-f]* pagemap" /tmp/agree.out | head -n 1
 }
 
 # Any live process will do as a target: these fail before looking at it.

@@ -48,11 +48,11 @@
 /* 2 MiB-aligned VAs; this IOVA is 1 MiB off any 2 MiB boundary */
 #define ODD_IOVA	0x40100000ULL
 /*
- * contig asks whether to stop between moves and between window candidates,
- * not inside the frame index's recounts before a search, which took up to
- * 0.75 s for this request on the debug kernel (a stop 1.25 s after the
- * removal began, once). Without the stop, the prepare ran 6 to 8 s past
- * the removal, and was not partial.
+ * contig asks whether to stop between moves, between window candidates and
+ * between the frame index's block recounts, so that a stop comes within
+ * milliseconds of the removal on an idle machine; the bound leaves room
+ * for a busy host (make test runs two guests on two cores). Without the
+ * stop, the prepare ran 6 to 8 s past the removal, and was not partial.
  */
 #define REMOVAL_STOP_S	5.0
 #define BUF_ID		0x700

@@ -66,7 +66,10 @@
  *     - target unmovable (it became so after the snapshot): the page stays,
  *       and after the segment that chunk is anchored again elsewhere, once.
  *    Our shmem pages that an exchange with an anonymous page unmapped are
- *    faulted back in after each window (refault_segment()).
+ *    faulted back in after each window (refault_segment()). Pages that met
+ *    a transient reference or failed to migrate, and pages found unmapped
+ *    that the snapshot saw (under someone else's migration), are tried
+ *    once more after it.
  *    A large folio moves whole when its target is aligned to its size and
  *    the target is either a free block of that size or a folio of the same
  *    order. Otherwise it is split: a misaligned target (key and VA differ
@@ -178,6 +181,7 @@ struct defrag_ctx {
 	unsigned long *reanchor;	/* chunk bitmap of the current segment */
 	unsigned long *reanchor_fails;	/* per chunk: pages that failed */
 	unsigned long pair_index[DEFRAG_BATCH];	/* page index of pairs[].a */
+	unsigned long move_index[DEFRAG_BATCH];	/* page index of moves[].src */
 	bool pair_unmaps[DEFRAG_BATCH];	/* pairs[].a will come back unmapped */
 	const struct defrag_segment *seg;
 };
@@ -792,7 +796,15 @@ static void flush_batch(struct defrag_ctx *ctx)
 				ctx->moved += nr;
 				continue;
 			}
-			st->failed[VMA_DEFRAG_FAIL_MIGRATE] += nr;
+			/*
+			 * Often a reference held for a moment (a GUP-fast
+			 * walk, a per-CPU LRU batch): once more after the
+			 * window, like a busy page
+			 */
+			if (ctx->retrying)
+				st->failed[VMA_DEFRAG_FAIL_MIGRATE] += nr;
+			else
+				bitmap_set(ctx->retry, ctx->move_index[i], nr);
 			/* Keep the frame: it is still a free target. */
 			if (xa_err(xa_store(&ctx->held, folio_pfn(m->dst),
 					    &m->dst->page, GFP_KERNEL)))
@@ -1023,6 +1035,7 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 			return true;
 		}
 		xa_erase(&ctx->held, target);
+		ctx->move_index[ctx->nr_moves] = index;
 		ctx->moves[ctx->nr_moves].src = folio;
 		ctx->moves[ctx->nr_moves].dst = page_folio(held);
 		ctx->nr_moves++;
@@ -1115,8 +1128,18 @@ static unsigned long defrag_page(struct defrag_ctx *ctx,
 
 	folio = lookup(ctx, va, &pfn, &supported);
 	if (!folio) {
-		if (!supported)
+		if (!supported) {
 			ctx->stats->failed[VMA_DEFRAG_FAIL_UNSUPPORTED]++;
+		} else if (ctx->pfns[index] && !ctx->retrying) {
+			/*
+			 * There a moment ago, not mapped now: under migration
+			 * by someone else, or a shmem page an exchange
+			 * unmapped. Mapped again and tried once more after the
+			 * window; a page unmapped for good is not counted.
+			 */
+			__set_bit(index, ctx->refault);
+			__set_bit(index, ctx->retry);
+		}
 		return 1;
 	}
 	if (pfn == target && !folio_test_large(folio)) {
@@ -1338,6 +1361,8 @@ static void defrag_segment(struct defrag_ctx *ctx,
 	}
 	flush_batch(ctx);
 	isolation_end(&iso);
+	/* Our pages an exchange unmapped, before they are looked up again */
+	refault_segment(ctx, seg);
 
 	/* Pages that met a transient reference or lock: once more */
 	ctx->retrying = true;

@@ -15,7 +15,7 @@ KUNIT_FILTER ?=
 # a guest keeps about one of the host's two cores busy): these suites run
 # in the second, the rest after KUnit in the first (scripts/test-guests.sh).
 # Each lane takes about 40 minutes here; TEST_TIMEOUT bounds each guest.
-SECOND_GUEST_SUITES := rdma_contig,vfio_contig,rdma_hooks,prepare_torture,rdma
+SECOND_GUEST_SUITES := rdma_contig,vfio_contig,prepare_torture,rdma
 TEST_TIMEOUT ?= 3900
 BENCH_TIMEOUT ?= 2400
 # make bench's guest-size sweep: one guest per size, the same requests,

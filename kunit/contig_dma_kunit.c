@@ -270,6 +270,185 @@ static void prepare_free_only(struct kunit *test)
 	user_mem_check(test, b, SZ_2M, 2);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Populating as the pin will (CONTIG_DMA_POPULATE) */
+
+#define HOLE	(16 * PAGE_SIZE)
+
+static int prepare_populate(unsigned long start, unsigned long len,
+			    unsigned int flags, struct contig_dma_result *res)
+{
+	struct contig_dma_request req = {
+		.start = start,
+		.len = len,
+		.key = KEY,
+		.user = CONTIG_DMA_USER_EXPLICIT,
+		.flags = CONTIG_DMA_POPULATE | flags,
+	};
+
+	return contig_dma_prepare(current->mm, &req, res);
+}
+
+/* Punch holes of HOLE bytes at the start, in the middle, at the end */
+static void punch_holes(struct kunit *test, unsigned long a)
+{
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, HOLE,
+					 MADV_DONTNEED), 0);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a + SZ_1M, HOLE,
+					 MADV_DONTNEED), 0);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a + SZ_2M - HOLE, HOLE,
+					 MADV_DONTNEED), 0);
+}
+
+/* The pages around the holes kept their pattern, the holes read zero */
+static void check_holes(struct kunit *test, unsigned long a, u64 seed)
+{
+	user_mem_check_zero(test, a, HOLE);
+	user_mem_check(test, a + HOLE, SZ_1M - HOLE, seed);
+	user_mem_check_zero(test, a + SZ_1M, HOLE);
+	user_mem_check(test, a + SZ_1M + HOLE, SZ_1M - 2 * HOLE, seed);
+	user_mem_check_zero(test, a + SZ_2M - HOLE, HOLE);
+}
+
+/*
+ * Holes at the start, in the middle and at the end of a scattered range,
+ * for a writable pin: faulted in and placed with the rest, one congruent
+ * run, each hole zero, every other page (and the interleaved buffer,
+ * whose frames the targets may be) intact; then in place at one walk.
+ */
+static void populate_holes(struct kunit *test)
+{
+	unsigned long a, b, holes = 3 * HOLE / PAGE_SIZE;
+	struct contig_dma_result res;
+
+	user_mem_map_interleaved(test, &a, &b);
+	punch_holes(test, a);
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
+					       &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
+	KUNIT_EXPECT_EQ(test, res.before.present, 512 - holes);
+	KUNIT_EXPECT_EQ(test, res.populated, holes);
+	KUNIT_EXPECT_EQ(test, res.after.present, 512);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	check_holes(test, a, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
+					       &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_IN_PLACE);
+	KUNIT_EXPECT_EQ(test, res.populated, 0);
+}
+
+/*
+ * Without CONTIG_DMA_POPULATE the holes stay holes (what contig did before
+ * it populated), and the range is not in place while it has them.
+ */
+static void populate_not_asked(struct kunit *test)
+{
+	struct contig_dma_result res;
+	unsigned long a, b;
+
+	user_mem_map_interleaved(test, &a, &b);
+	punch_holes(test, a);
+	KUNIT_ASSERT_EQ(test, prepare(a, SZ_2M, CONTIG_DMA_USER_EXPLICIT,
+				      &res), 0);
+	KUNIT_EXPECT_EQ(test, res.populated, 0);
+	KUNIT_EXPECT_EQ(test, res.after.present, 512 - 3 * HOLE / PAGE_SIZE);
+	KUNIT_ASSERT_EQ(test, prepare(a, SZ_2M, CONTIG_DMA_USER_EXPLICIT,
+				      &res), 0);
+	KUNIT_EXPECT_NE(test, res.outcome, CONTIG_DMA_IN_PLACE);
+}
+
+/*
+ * A read-only long-term pin of private anonymous holes does not pin the
+ * shared zero page (gup_must_unshare()): it gets pages of their own, and
+ * so does contig, which places them with the rest.
+ */
+static void populate_read_only_anon(struct kunit *test)
+{
+	unsigned long a, b, holes = 3 * HOLE / PAGE_SIZE;
+	struct contig_dma_result res;
+
+	user_mem_map_interleaved(test, &a, &b);
+	punch_holes(test, a);
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, 0, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.populated, holes);
+	KUNIT_EXPECT_EQ(test, res.after.present, 512);
+	KUNIT_EXPECT_EQ(test, res.after.zero, 0);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	check_holes(test, a, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+}
+
+/*
+ * shmem holes: even a read-only pin allocates them (in the page cache),
+ * so contig populates and places them, written or not.
+ */
+static void populate_shmem(struct kunit *test)
+{
+	struct file *file = user_mem_shmem_file(test, SZ_2M, false);
+	unsigned long s = user_mem_map_file(test, file, SZ_2M, 0), off;
+	struct contig_dma_result res;
+
+	/* Every other 64 KiB written: half the file is holes */
+	for (off = 0; off < SZ_2M; off += SZ_128K)
+		user_mem_fill(test, s + off, SZ_64K, 3);
+	KUNIT_ASSERT_EQ(test, prepare_populate(s, SZ_2M, 0, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.before.present, 256);
+	KUNIT_EXPECT_EQ(test, res.populated, 256);
+	KUNIT_EXPECT_EQ(test, res.after.present, 512);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	for (off = 0; off < SZ_2M; off += SZ_128K) {
+		user_mem_check(test, s + off, SZ_64K, 3);
+		user_mem_check_zero(test, s + off + SZ_64K, SZ_64K);
+	}
+}
+
+/* MAP_NORESERVE memory is populated like any other */
+static void populate_noreserve(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, SZ_2M, MAP_NORESERVE);
+	struct contig_dma_result res;
+
+	user_mem_no_thp(test, a, SZ_2M);
+	user_mem_fill(test, a + SZ_1M, SZ_64K, 4);
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
+					       &res), 0);
+	KUNIT_EXPECT_EQ(test, res.populated, 512 - 16);
+	KUNIT_EXPECT_EQ(test, res.after.present, 512);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	user_mem_check(test, a + SZ_1M, SZ_64K, 4);
+	user_mem_check_zero(test, a, SZ_1M);
+}
+
+/*
+ * A writable pin of a read-only mapping fails, and so does the populate:
+ * the request goes on with the pages there are (none: a skip), and reports
+ * no error; the pin will report its own. A read-only long-term pin gets
+ * pages of their own, read-only: so does contig.
+ */
+static void populate_read_only_vma(struct kunit *test)
+{
+	unsigned long a = kunit_vm_mmap(test, NULL, 0, SZ_2M, PROT_READ,
+					MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	struct contig_dma_result res;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(a));
+	KUNIT_EXPECT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
+					       &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_SKIP_EMPTY);
+	KUNIT_EXPECT_EQ(test, res.populated, 0);
+	KUNIT_EXPECT_EQ(test, res.after.present, 0);
+	KUNIT_EXPECT_EQ(test, prepare_populate(a, SZ_2M, 0, &res), 0);
+	KUNIT_EXPECT_EQ(test, res.populated, 512);
+	KUNIT_EXPECT_EQ(test, res.after.present, 512);
+	KUNIT_EXPECT_EQ(test, res.after.zero, 0);
+	user_mem_check_zero(test, a, SZ_2M);
+}
+
 static void prepare_empty_and_bad(struct kunit *test)
 {
 	unsigned long a = user_mem_map_anon(test, SZ_4M, 0);
@@ -325,6 +504,12 @@ static struct kunit_case contig_dma_cases[] = {
 	KUNIT_CASE_SLOW(prepare_policy),
 	KUNIT_CASE_SLOW(prepare_free_only),
 	KUNIT_CASE(prepare_empty_and_bad),
+	KUNIT_CASE_SLOW(populate_holes),
+	KUNIT_CASE_SLOW(populate_not_asked),
+	KUNIT_CASE_SLOW(populate_read_only_anon),
+	KUNIT_CASE_SLOW(populate_shmem),
+	KUNIT_CASE_SLOW(populate_noreserve),
+	KUNIT_CASE(populate_read_only_vma),
 	{}
 };
 

@@ -123,6 +123,25 @@ void user_mem_check(struct kunit *test, unsigned long addr, size_t len,
 	kunit_kfree(test, buf);
 }
 
+/* Every byte of [@addr, @addr + @len) reads zero (reading faults it in) */
+void user_mem_check_zero(struct kunit *test, unsigned long addr, size_t len)
+{
+	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	size_t off, i, bad = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		void __user *from = (void __user *)(addr + off);
+
+		KUNIT_ASSERT_EQ(test, copy_from_user(buf, from, PAGE_SIZE), 0);
+		for (i = 0; i < PAGE_SIZE / 8; i++)
+			bad += buf[i] != 0;
+	}
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0, "non-zero words in 0x%lx+0x%zx",
+			    addr, len);
+	kunit_kfree(test, buf);
+}
+
 unsigned long user_mem_map_anon(struct kunit *test, size_t len,
 				unsigned long flags)
 {

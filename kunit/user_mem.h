@@ -17,6 +17,7 @@ void user_mem_fill(struct kunit *test, unsigned long addr, size_t len,
 		   u64 seed);
 void user_mem_check(struct kunit *test, unsigned long addr, size_t len,
 		    u64 seed);
+void user_mem_check_zero(struct kunit *test, unsigned long addr, size_t len);
 void user_mem_stamp(struct kunit *test, unsigned long addr, size_t len,
 		    u64 seed);
 void user_mem_check_stamps(struct kunit *test, unsigned long addr,

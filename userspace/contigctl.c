@@ -314,6 +314,7 @@ enum {
 	OPT_KEY,
 	OPT_PGSIZES,
 	OPT_EXCHANGE_ONLY,
+	OPT_POPULATE,
 	OPT_MAX_PAGES,
 	OPT_MAX_MS,
 	OPT_PROGRESS,
@@ -330,6 +331,7 @@ static const struct option prepare_opts[] = {
 	OPTION_KEY,
 	{ "pgsizes", required_argument, NULL, OPT_PGSIZES },
 	{ "exchange-only", no_argument, NULL, OPT_EXCHANGE_ONLY },
+	{ "populate", optional_argument, NULL, OPT_POPULATE },
 	{ "max-pages", required_argument, NULL, OPT_MAX_PAGES },
 	{ "max-ms", required_argument, NULL, OPT_MAX_MS },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
@@ -384,6 +386,14 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 			break;
 		case OPT_EXCHANGE_ONLY:
 			r->flags |= CONTIG_DMA_F_EXCHANGE_ONLY;
+			break;
+		case OPT_POPULATE:
+			r->flags |= CONTIG_DMA_F_POPULATE;
+			if (!optarg || !strcmp(optarg, "write"))
+				r->flags |= CONTIG_DMA_F_PIN_WRITE;
+			else if (strcmp(optarg, "read"))
+				return usage_error("%s: bad --populate '%s' (write or read)",
+						   name, optarg);
 			break;
 		case OPT_MAX_PAGES:
 			if (parse_u64(optarg, true, &r->max_pages))
@@ -952,6 +962,9 @@ static void print_prepare(const struct req *r,
 	printf("moves   in place %llu  migrated %llu  exchanged %llu  THP moved %llu  THP split %llu\n",
 	       ULL(m->in_place), ULL(m->migrated), ULL(m->exchanged),
 	       ULL(m->thp_moved), ULL(m->thp_split));
+	if (r->flags & CONTIG_DMA_F_POPULATE)
+		printf("populated %llu pages (faulted in, or copied from pages shared copy-on-write)\n",
+		       ULL(p->populated));
 	printf("failed  %llu (", total);
 	for (i = 0; i < ARRAY_SIZE(fail_names); i++)
 		printf("%s%s %llu", i ? " " : "", fail_names[i],
@@ -1003,9 +1016,10 @@ static void json_prepare(const struct req *r,
 	       m->segments, m->reanchors, m->partial ? "true" : "false",
 	       ULL(m->ns));
 	printf("\"times\":{\"plan_ns\":%llu,\"index_ns\":%llu,\"search_ns\":%llu,"
-	       "\"index_blocks\":%llu}}\n", ULL(p->times.plan_ns),
-	       ULL(p->times.index_ns), ULL(p->times.search_ns),
-	       ULL(p->times.index_blocks));
+	       "\"index_blocks\":%llu},\"populated\":%llu}\n",
+	       ULL(p->times.plan_ns), ULL(p->times.index_ns),
+	       ULL(p->times.search_ns), ULL(p->times.index_blocks),
+	       ULL(p->populated));
 }
 
 static int cmd_prepare(struct req *r)
@@ -1284,7 +1298,7 @@ static const char prepare_help[] =
 	"contiguous, in chunks congruent with its DMA key modulo 2 MiB and 1 GiB\n"
 	"where the device maps such pages, and print the layout before and after\n"
 	"and what was moved. Page contents never change; pages not populated are\n"
-	"left alone. The policy's enabled, rdma, vfio and min_size knobs do not\n"
+	"left alone unless --populate is given. The policy's enabled, rdma, vfio and min_size knobs do not\n"
 	"apply to this explicit request; its max_pages and max_ms bounds do.\n"
 	"After a second, progress is shown on stderr if it is a terminal.\n"
 	"Stopping contigctl (^C) stops the request, leaving it half done.\n"
@@ -1295,6 +1309,10 @@ static const char prepare_help[] =
 	"                   0x40201000; default: the kernel's (4K,2M,1G)\n"
 	"  --exchange-only  move pages only by exchanging them with the owner of\n"
 	"                   their target frame, never into free frames\n"
+	"  --populate[=write|read]  first do what a long-term pin of the range\n"
+	"                   (writable by default) will do: fault in the pages not\n"
+	"                   populated and copy those shared copy-on-write, so that\n"
+	"                   the pages placed are the ones a registration gets\n"
 	"  --max-pages N    stop after moving N pages (default: the policy's\n"
 	"                   max_pages, if any)\n"
 	"  --max-ms MS      stop after MS milliseconds (default: the policy's\n"
@@ -1333,7 +1351,8 @@ static const struct command commands[] = {
 	{
 		.name = "prepare",
 		.synopsis = "prepare [--pid PID] [--key ADDR] [--pgsizes LIST]\n"
-			    "[--exchange-only] [--max-pages N] [--max-ms MS]\n"
+			    "[--exchange-only] [--populate[=write|read]]\n"
+			    "[--max-pages N] [--max-ms MS]\n"
 			    "[--progress] [--json] START LEN",
 		.help = prepare_help,
 		.opts = prepare_opts,

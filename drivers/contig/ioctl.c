@@ -246,7 +246,8 @@ static int ioctl_prepare(void __user *uarg)
 	ret = copy_arg(&arg, sizeof(arg), PREPARE_SIZE_V1, uarg, &usize);
 	if (ret)
 		return ret;
-	if ((arg.flags & ~(CONTIG_DMA_F_PIDFD | CONTIG_DMA_F_EXCHANGE_ONLY)) ||
+	if ((arg.flags & ~(CONTIG_DMA_F_PIDFD | CONTIG_DMA_F_EXCHANGE_ONLY |
+			   CONTIG_DMA_F_POPULATE | CONTIG_DMA_F_PIN_WRITE)) ||
 	    arg.__reserved)
 		return -EINVAL;
 	/* Checked here too: a bad range must not depend on the pidfd */
@@ -279,8 +280,12 @@ static int ioctl_prepare(void __user *uarg)
 		.key = arg.key,
 		.pgsize_bitmap = pgsizes,
 		.user = CONTIG_DMA_USER_EXPLICIT,
-		.flags = arg.flags & CONTIG_DMA_F_EXCHANGE_ONLY ?
-			 CONTIG_DMA_EXCHANGE_ONLY : 0,
+		.flags = (arg.flags & CONTIG_DMA_F_EXCHANGE_ONLY ?
+			  CONTIG_DMA_EXCHANGE_ONLY : 0) |
+			 (arg.flags & CONTIG_DMA_F_POPULATE ?
+			  CONTIG_DMA_POPULATE : 0) |
+			 (arg.flags & CONTIG_DMA_F_PIN_WRITE ?
+			  CONTIG_DMA_PIN_WRITE : 0),
 		.max_pages = max_pages,
 		.max_ns = arg.max_ns,
 	};
@@ -313,6 +318,7 @@ static int ioctl_prepare(void __user *uarg)
 		.search_ns = res.moves.search_ns,
 		.index_blocks = res.moves.index_blocks,
 	};
+	arg.populated = res.populated;
 	if (copy_arg_out(uarg, &arg, sizeof(arg), usize))
 		ret = -EFAULT;
 	return ret;

@@ -151,6 +151,16 @@ int contig_layout_check_range(unsigned long start, unsigned long len, u64 key)
 }
 EXPORT_SYMBOL_IF_KUNIT(contig_layout_check_range);
 
+/*
+ * An anonymous page a long-term pin would copy before pinning it: not
+ * exclusive to this mm (gup_must_unshare()). Read under the page-table lock
+ * that maps it.
+ */
+static bool cow_shared(struct page *page)
+{
+	return page && PageAnon(page) && !PageAnonExclusive(page);
+}
+
 static int layout_pmd_entry(pmd_t *pmd, unsigned long addr,
 			    unsigned long end, struct mm_walk *walk)
 {
@@ -163,11 +173,17 @@ static int layout_pmd_entry(pmd_t *pmd, unsigned long addr,
 	if (ptl) {
 		pmd_t val = pmdp_get(pmd);
 
-		if (pmd_present(val))
+		if (pmd_present(val)) {
 			contig_layout_acc_add(acc, addr,
 					      pmd_pfn(val) +
 					      ((addr & ~PMD_MASK) >> PAGE_SHIFT),
 					      (end - addr) >> PAGE_SHIFT);
+			if (is_huge_zero_pmd(val))
+				acc->out->zero += (end - addr) >> PAGE_SHIFT;
+			else if (cow_shared(pmd_page(val)))
+				acc->out->cow_shared +=
+					(end - addr) >> PAGE_SHIFT;
+		}
 		spin_unlock(ptl);
 		walk->action = ACTION_CONTINUE;
 		return 0;
@@ -182,8 +198,13 @@ static int layout_pmd_entry(pmd_t *pmd, unsigned long addr,
 	for (ptep = start_pte; addr != end; ptep++, addr += PAGE_SIZE) {
 		pte_t pte = ptep_get(ptep);
 
-		if (pte_present(pte))
-			contig_layout_acc_add(acc, addr, pte_pfn(pte), 1);
+		if (!pte_present(pte))
+			continue;
+		contig_layout_acc_add(acc, addr, pte_pfn(pte), 1);
+		if (is_zero_pfn(pte_pfn(pte)))
+			acc->out->zero++;
+		else if (cow_shared(vm_normal_page(walk->vma, addr, pte)))
+			acc->out->cow_shared++;
 	}
 	pte_unmap_unlock(start_pte, ptl);
 	walk->action = ACTION_CONTINUE;
@@ -227,7 +248,8 @@ static const struct mm_walk_ops layout_walk_ops = {
  *
  * Walks the page tables of [@start, @start + @len) under mmap_lock for read
  * without faulting anything in or taking page references. Holes, swapped
- * out pages and VM_PFNMAP/VM_IO mappings count as not present.
+ * out pages and VM_PFNMAP/VM_IO mappings count as not present; the shared
+ * zero page as present (and in @layout->zero).
  *
  * Context: process context; may sleep. Takes mmap_lock for read.
  * Return: 0 on success; -EINVAL or -EOVERFLOW for a bad range (see

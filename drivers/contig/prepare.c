@@ -21,8 +21,12 @@
  *      sizes, once the policy has let the request through: a device that
  *      cannot map PAGE_SIZE is a skip, not an error (contig has nothing to
  *      offer it);
- *   4. the layout as it is (a page-table walk): nothing populated, or
- *      already one run congruent with the key, ends the request;
+ *   4. the layout as it is (a page-table walk). With CONTIG_DMA_POPULATE,
+ *      when the caller's pin would change the range's pages (holes,
+ *      pages shared copy-on-write), what the pin will do is done first
+ *      (populate_like_pin()) and the layout read again; then nothing
+ *      populated, or already one run congruent with the key, ends the
+ *      request;
  *   5. mm/vma_defrag.c, bounded by the request's and the policy's bounds,
  *      then the layout again.
  *
@@ -45,7 +49,8 @@
 #define CREATE_TRACE_POINTS
 #include <trace/events/contig_dma.h>
 
-#define CONTIG_DMA_FLAGS	(CONTIG_DMA_EXCHANGE_ONLY | CONTIG_DMA_FREE_ONLY)
+#define CONTIG_DMA_FLAGS	(CONTIG_DMA_EXCHANGE_ONLY | CONTIG_DMA_FREE_ONLY | \
+				 CONTIG_DMA_POPULATE | CONTIG_DMA_PIN_WRITE)
 
 /*
  * May the request move other processes' pages (exchange with them, split
@@ -155,6 +160,86 @@ bool contig_dma_in_place(const struct contig_layout *layout, u64 key,
 }
 EXPORT_SYMBOL_IF_KUNIT(contig_dma_in_place);
 
+/* @a - @b, or 0 if @b is larger (something else changed the range too) */
+static unsigned long fewer(unsigned long a, unsigned long b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* Pages pinned and unpinned at a time by populate_like_pin() */
+#define POPULATE_BATCH	(PAGE_SIZE / sizeof(struct page *))
+
+/*
+ * Would the caller's long-term pin change the pages of a range with this
+ * layout: fault in a hole, copy a page shared copy-on-write, or replace
+ * the shared zero page? A read-only long-term pin of a private mapping
+ * does all three as well (gup_must_unshare()).
+ */
+static bool pin_changes(const struct contig_layout *layout)
+{
+	return layout->present < layout->pages || layout->cow_shared ||
+	       layout->zero;
+}
+
+/*
+ * Do to [@start, @start + @len) what the caller's long-term pin is about
+ * to do, without keeping the pins: pin_user_pages_remote() with
+ * FOLL_LONGTERM (and FOLL_WRITE for a writable pin) faults in the holes,
+ * copies the pages shared copy-on-write (gup_must_unshare()) and moves
+ * pages out of ZONE_MOVABLE and CMA, exactly as the pin will; then the
+ * pages are unpinned at once. The engine then places the pages the device
+ * will get, and the pin that follows finds them in place and changes
+ * nothing. A read-only long-term pin of a private mapping does not pin
+ * the shared zero page either: its holes get pages of their own too.
+ *
+ * Returns 0, -EINTR on a fatal signal, -ETIME when @req's stop callback
+ * said stop (asked between batches), or the error of the pin (-EFAULT for
+ * a range the pin would refuse too, -ENOMEM): the caller then leaves the
+ * rest of the range to its pin.
+ */
+static int populate_like_pin(struct mm_struct *mm,
+			     const struct contig_dma_request *req, bool write)
+{
+	unsigned long start = req->start, len = req->len;
+	unsigned int gup_flags = FOLL_LONGTERM | (write ? FOLL_WRITE : 0);
+	unsigned long addr = start, end = start + len, nr;
+	struct page **pages;
+	long pinned;
+	int ret = 0;
+
+	pages = kmalloc_array(POPULATE_BATCH, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	while (addr < end) {
+		nr = min_t(unsigned long, POPULATE_BATCH,
+			   (end - addr) >> PAGE_SHIFT);
+		if (mmap_read_lock_killable(mm)) {
+			ret = -EINTR;
+			break;
+		}
+		pinned = pin_user_pages_remote(mm, addr, nr, gup_flags, pages,
+					       NULL);
+		mmap_read_unlock(mm);
+		if (pinned <= 0) {
+			ret = pinned ? pinned : -EFAULT;
+			break;
+		}
+		unpin_user_pages(pages, pinned);
+		addr += pinned << PAGE_SHIFT;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (req->stop && req->stop(req->stop_arg)) {
+			ret = -ETIME;
+			break;
+		}
+		cond_resched();
+	}
+	kfree(pages);
+	return ret;
+}
+
 static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 		   struct contig_dma_result *res)
 {
@@ -171,6 +256,8 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 		.stop_arg = req->stop_arg,
 	};
 	bool madvised, privileged = may_touch_others(req);
+	bool pin_write = req->flags & CONTIG_DMA_PIN_WRITE;
+	struct contig_layout populated;
 	unsigned long max_pages;
 	u64 max_ns;
 	int ret;
@@ -211,11 +298,33 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 	if (ret)
 		return ret;
 	res->after = res->before;
-	if (!res->before.present) {
+	populated = res->before;
+	/* The pages the pin will give the device, before placing them */
+	if ((req->flags & CONTIG_DMA_POPULATE) &&
+	    pin_changes(&res->before)) {
+		ret = populate_like_pin(mm, req, pin_write);
+		if (ret == -EINTR)
+			return ret;
+		ret = contig_layout_query(mm, req->start, req->len, req->key,
+					  &populated);
+		if (ret)
+			return ret;
+		res->after = populated;
+		/*
+		 * Pages faulted in (the shared zero page aside), and copies
+		 * made of shared pages
+		 */
+		res->populated = fewer(populated.present - populated.zero,
+				       res->before.present - res->before.zero) +
+				 fewer(res->before.cow_shared,
+				       populated.cow_shared);
+	}
+	/* Nothing but the shared zero page, which never moves, is empty */
+	if (populated.present == populated.zero) {
 		res->outcome = CONTIG_DMA_SKIP_EMPTY;
 		return 0;
 	}
-	if (contig_dma_in_place(&res->before, req->key, req->len,
+	if (contig_dma_in_place(&populated, req->key, req->len,
 				dreq.pgsize_bitmap)) {
 		res->outcome = CONTIG_DMA_IN_PLACE;
 		return 0;
@@ -252,8 +361,13 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
  * /sys/kernel/mm/contig_dma/ lets @req->user do it for a range of this size
  * and VMA. Cheap when it does not: a range too small, turned away by the
  * policy, not populated, or already in place costs at most one page-table
- * walk. Pages not populated are left alone; call it after populating the
- * range, before pinning it. Best effort: what it cannot move stays where
+ * walk. Pages not populated are left alone, unless @req->flags has
+ * CONTIG_DMA_POPULATE: then the holes are faulted in and the pages shared
+ * copy-on-write copied first, as the caller's long-term pin
+ * (FOLL_LONGTERM, and FOLL_WRITE with CONTIG_DMA_PIN_WRITE) would do, so
+ * that what is placed is what the device gets (@res->populated counts
+ * them); a re-registration of a placed range still costs one walk. Call
+ * it right before pinning. Best effort: what it cannot move stays where
  * it is, and the caller must go on with its registration whatever this
  * returns.
  *

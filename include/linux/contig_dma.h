@@ -32,6 +32,11 @@ struct mm_struct;
  *	run whose physical address is congruent with the key modulo 2 MiB:
  *	the chunks an IOMMU or MTT can map with one 2 MiB entry
  * @chunks_1g: the same for 1 GiB
+ * @cow_shared: present anonymous pages not exclusive to this mm (shared
+ *	copy-on-write after a fork()), which a long-term pin replaces with a
+ *	copy of its own
+ * @zero: present mappings of the shared zero page, which a long-term pin
+ *	replaces with a page of its own
  */
 struct contig_layout {
 	unsigned long pages;
@@ -40,6 +45,8 @@ struct contig_layout {
 	unsigned long longest_run;
 	unsigned long chunks_2m;
 	unsigned long chunks_1g;
+	unsigned long cow_shared;
+	unsigned long zero;
 };
 
 /* Who is asking: the policy has a switch per subsystem. */
@@ -58,6 +65,15 @@ enum contig_dma_user {
  * (see contig_dma_prepare()).
  */
 #define CONTIG_DMA_FREE_ONLY		BIT(1)
+/*
+ * First do what the caller's long-term pin will do to the range, so that
+ * the pages placed are the ones the device gets: fault in what is not
+ * populated and copy what is shared copy-on-write (see
+ * contig_dma_prepare()). With CONTIG_DMA_PIN_WRITE the pin is writable
+ * (FOLL_WRITE), without it read-only.
+ */
+#define CONTIG_DMA_POPULATE		BIT(2)
+#define CONTIG_DMA_PIN_WRITE		BIT(3)
 
 /**
  * struct contig_dma_request - a range a device is about to map
@@ -74,9 +90,10 @@ enum contig_dma_user {
  *	frames it chose, which keep other requests off them until the caller
  *	has pinned the range and calls contig_dma_unclaim(); NULL drops them
  *	when contig_dma_prepare() returns
- * @stop: NULL, or asked between moves and during the window search (cheap,
- *	may not sleep): true stops the request where it is, as a time bound
- *	would. For a caller whose device may go away meanwhile.
+ * @stop: NULL, or asked while populating, between moves and during the
+ *	window search (cheap, may not sleep): true stops the request where
+ *	it is, as a time bound would. For a caller whose device may go away
+ *	meanwhile.
  * @stop_arg: @stop's argument
  */
 struct contig_dma_request {
@@ -110,6 +127,8 @@ enum contig_dma_outcome {
  * @outcome: whether pages were moved, and if not why
  * @moves: the engine's statistics (zero unless @outcome is
  *	CONTIG_DMA_PREPARED)
+ * @populated: pages CONTIG_DMA_POPULATE faulted in or copied: present
+ *	pages added, and copies made of shared ones
  * @before: the layout found (valid unless skipped by policy or size)
  * @after: the layout left (equal to @before when nothing moved)
  * @ns: time spent, layout queries included
@@ -117,6 +136,7 @@ enum contig_dma_outcome {
 struct contig_dma_result {
 	enum contig_dma_outcome outcome;
 	struct vma_defrag_stats moves;
+	unsigned long populated;
 	struct contig_layout before;
 	struct contig_layout after;
 	u64 ns;

@@ -18,14 +18,22 @@
 #    block counts are the buffer's size over the page size;
 #  - registering, deregistering and registering again in a loop leaves no
 #    MR and no page pin behind;
-#  - contig's statistics count the "never" registrations as skipped.
+#  - contig's statistics count the "never" registrations as skipped;
+#  - a 64 MiB A written not at all or half (the pin populates the rest),
+#    or shared copy-on-write with a child (the pin copies it), still gets
+#    pages of 2 MiB or more with "always": contig does what the pin will
+#    first (pages_populated counts it), every byte checked, the child's
+#    copy too.
 # The fragmenter verifies every page it held (other processes' memory) at
 # the end.
 . /contig/lib.sh
 CONTIG_TEST_NAME=rdma_contig
 SYS=/sys/kernel/mm/contig_dma
 T=/sys/kernel/tracing
-PEER_MIB=64
+# B and C: WRITE/READ targets, registered before they are written (so
+# contig populates and places them too with "always"); kept small, and
+# unlike A's size so that A's MR is the only one of its length
+PEER_MIB=16
 fails=0
 
 fail() {
@@ -134,7 +142,21 @@ reg "256M MADV_HUGEPAGE" always 256 --backing thp
 reg "256M memfd" always 256 --backing memfd
 reg "1G anon" always 1024 --skip-extra --no-repeat
 reg "1G THP off" always 1024 --backing nothp --skip-extra --no-repeat
-log "contig: $(($(stat requests) - requests)) requests"
+# Memory the registration's pin populates (a fresh pool): contig does what
+# the pin would first, so the pages placed are the ones the MR gets; and a
+# buffer shared copy-on-write with a child, whose pages the writable pin
+# copies (the child's copy and the parent's stay each as written).
+populated=$(stat pages_populated)
+reg "64M THP off, none written" always 64 --backing nothp --populated 0 --skip-extra --no-repeat
+reg "64M THP off, half written" always 64 --backing nothp --populated 50 --skip-extra --no-repeat
+reg "64M memfd, none written" always 64 --backing memfd --populated 0 --skip-extra --no-repeat
+reg "64M THP off, shared with a child" always 64 --backing nothp --fork --skip-extra --no-repeat
+populated=$(($(stat pages_populated) - populated))
+log "contig: $(($(stat requests) - requests)) requests, $populated pages populated"
+# A's holes (16384 + 8192 + 16384) and copies (16384), and every page of
+# B and C (16 MiB each, written only once registered), in each of the 4
+want=$((16384 + 8192 + 16384 + 16384 + 4 * 2 * 4096))
+[ $populated -eq $want ] || fail "contig populated $populated pages, expected $want"
 
 echo 0 > $T/events/ib_umem/ib_umem_layout/enable
 echo 0 > $T/events/contig_dma/contig_dma_prepare/enable

@@ -45,6 +45,14 @@
  *     moves nothing is caught; afterwards A must hold its pattern again.
  *   Atomics and transfers into B and C must change nothing else there.
  *
+ * With --populated PCT, only that share of A's pages (spread evenly) is
+ * written before A is registered: the registration's pin populates the
+ * rest, which must read zero; then they get the pattern like the others.
+ * With --fork, a child shares A copy-on-write from before A's
+ * registration (whose writable pin gives the parent copies of its own) to
+ * the end: the child's copy must keep the pattern whatever the transfers
+ * into the parent's A did, and the child's writes must not reach it.
+ *
  * With --reg-cycles N, A is finally deregistered and registered again N
  * times (timed), each time followed by a WRITE and a READ of four chunks
  * through the new MR: a registration loop a caller checks for leaks.
@@ -131,6 +139,8 @@ struct options {
 	unsigned int reg_cycles;
 	enum backing backing;
 	bool skip_extra;
+	unsigned int populated_pct;	/* --populated */
+	bool fork_child;		/* --fork */
 	bool json;
 };
 
@@ -192,6 +202,9 @@ struct test {
 	 * could complete into a later batch, so no more operations.
 	 */
 	bool broken;
+	unsigned int populated_pct;	/* of A's pages written before reg */
+	pid_t child;			/* --fork: shares A, or -1 */
+	int child_go;			/* a byte there: check your copy */
 };
 
 static FILE *info_out;
@@ -228,7 +241,8 @@ static void usage(FILE *f)
 		"       [--offsets N (default 16)] [--iters N (default 1)]\n"
 		"       [--backing anon|thp|nothp|memfd (default anon)]\n"
 		"       [--reg-cycles N (default 0)] [--no-repeat]\n"
-		"       [--while-registered CMD] [--skip-extra] [--json]\n"
+		"       [--while-registered CMD] [--skip-extra]\n"
+		"       [--populated PCT] [--fork] [--json]\n"
 		"  --size MiB      size of A, the buffer under test\n"
 		"  --peer-size MiB size of B and C, at most and by default\n"
 		"                  --size: A's chunks go to offsets spread\n"
@@ -242,7 +256,11 @@ static void usage(FILE *f)
 		"  --while-registered CMD\n"
 		"                  then run CMD with sh, its stdout to stderr\n"
 		"  --skip-extra    WRITE and READ only: no atomics,\n"
-		"                  SEND/RECV, MW or sub-page MR phases\n");
+		"                  SEND/RECV, MW or sub-page MR phases\n"
+		"  --populated PCT write only PCT %% of A's pages before its\n"
+		"                  registration; the rest must read zero\n"
+		"  --fork          a child shares A copy-on-write across its\n"
+		"                  registration; each side keeps its own bytes\n");
 }
 
 static int parse_uint(const char *name, const char *s, unsigned long min,
@@ -289,13 +307,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "no-repeat",	no_argument,	   NULL, 'n' },
 		{ "while-registered", required_argument, NULL, 'w' },
 		{ "skip-extra",	no_argument,	   NULL, 'x' },
+		{ "populated",	required_argument, NULL, 'P' },
+		{ "fork",	no_argument,	   NULL, 'F' },
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:s:o:i:b:r:p:nw:xjh", longopts,
+	while ((c = getopt_long(argc, argv, "d:s:o:i:b:r:p:nw:xP:Fjh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -335,6 +355,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'x':
 			o->skip_extra = true;
+			break;
+		case 'P':
+			if (parse_uint("populated", optarg, 0, 100,
+				       &o->populated_pct))
+				return -1;
+			break;
+		case 'F':
+			o->fork_child = true;
 			break;
 		case 'j':
 			o->json = true;
@@ -882,6 +910,109 @@ static int dereg_region(struct region *r)
 	return ret ? -1 : 0;
 }
 
+/* --populated: A's pages written before its registration, spread evenly */
+static bool written_before(const struct test *t, size_t page)
+{
+	return (page * t->populated_pct) % 100 < t->populated_pct;
+}
+
+/*
+ * Fill A's pages written before the registration (!@holes), or check that
+ * the others read zero and fill them (@holes); returns the pages that did
+ * not read zero.
+ */
+static size_t fill_a(struct test *t, bool holes)
+{
+	size_t page, off, bad = 0;
+
+	for (page = 0; page * 4096 < t->a.len; page++) {
+		off = page * 4096;
+		if (written_before(t, page) == holes)
+			continue;
+		if (holes) {
+			size_t i;
+
+			for (i = 0; i < 4096 && !t->a.addr[off + i]; i++)
+				;
+			bad += i < 4096;
+		}
+		fill_range(t->a.addr, off, off + 4096, SEED_A);
+	}
+	if (holes && t->populated_pct < 100 && !bad)
+		info("the %u%% of A's pages its registration populated read zero",
+		     100 - t->populated_pct);
+	return bad;
+}
+
+/* --fork: the byte the child writes at @off of its copy of A */
+static uint8_t flipped(size_t off)
+{
+	return (uint8_t)(0xff - pattern_byte(off, SEED_A));
+}
+
+/*
+ * --fork: the child shares A until told (a byte on the pipe) to check its
+ * copy: the pattern, whatever the parent's transfers did to its own; then
+ * it inverts a byte of every 64th page and checks that. Exits 0 if all
+ * held.
+ */
+static int fork_child(struct test *t)
+{
+	size_t bad = 0, off;
+	int fds[2];
+	char c;
+
+	if (pipe(fds)) {
+		error("pipe: %s", strerror(errno));
+		return -1;
+	}
+	t->child = fork();
+	if (t->child < 0) {
+		error("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (t->child) {
+		close(fds[0]);
+		t->child_go = fds[1];
+		info("child %d shares A copy-on-write", (int)t->child);
+		return 0;
+	}
+	close(fds[1]);
+	if (read(fds[0], &c, 1) != 1)
+		_exit(2);
+	if (!check_pattern(t->a.addr, 0, t->a.len, SEED_A, &off))
+		bad++;
+	for (off = 0; off < t->a.len; off += 64 * 4096)
+		t->a.addr[off] = flipped(off);
+	for (off = 0; off < t->a.len; off += 64 * 4096)
+		bad += t->a.addr[off] != flipped(off);
+	_exit(bad ? 1 : 0);
+}
+
+/* --fork: let the child check and write its copy; A must not see that */
+static unsigned int fork_finish(struct test *t)
+{
+	int status = -1;
+	size_t bad;
+	bool ok;
+
+	if (t->child <= 0)
+		return 0;
+	if (write(t->child_go, "g", 1) != 1 ||
+	    waitpid(t->child, &status, 0) < 0)
+		status = -1;
+	close(t->child_go);
+	t->child = -1;
+	ok = check_pattern(t->a.addr, 0, t->a.len, SEED_A, &bad);
+	info("fork: the child's copy of A %s, the parent's A %s",
+	     WIFEXITED(status) && !WEXITSTATUS(status) ? "intact" :
+	     "NOT intact", ok ? "intact" : "changed");
+	if (!ok)
+		report_mismatch(&t->a, bad, pattern_byte(bad, SEED_A),
+				"the child's writes reached the parent's A");
+	return !ok + !(WIFEXITED(status) && !WEXITSTATUS(status));
+}
+
 static int setup_memory(struct test *t, size_t size, size_t peer,
 			enum backing backing, bool repeat, struct stats *st)
 {
@@ -892,10 +1023,17 @@ static int setup_memory(struct test *t, size_t size, size_t peer,
 	    alloc_region(&t->c, "C", peer, backing))
 		return -1;
 	/* B and C get their patterns at the start of every iteration. */
-	fill_pattern(t->a.addr, size, SEED_A);
+	fill_a(t, false);
+	if (t->child == 0 && fork_child(t))
+		return -1;
 
 	if (reg_region(t, &t->a, ACCESS_DATA, &st->reg_first_us))
 		return -1;
+	/* What the pin populated reads zero; then it gets the pattern */
+	if (fill_a(t, true)) {
+		error("pages of A the registration populated did not read zero");
+		st->failed++;
+	}
 	if (repeat && (dereg_region(&t->a) ||
 		       reg_region(t, &t->a, ACCESS_DATA, &st->reg_repeat_us)))
 		return -1;
@@ -1924,6 +2062,8 @@ static void run_test(const struct options *o, struct stats *st)
 	unsigned int i;
 
 	memset(&t, 0, sizeof(t));
+	t.populated_pct = o->populated_pct;
+	t.child = o->fork_child ? 0 : -1;
 	t.a.memfd = -1;
 	t.b.memfd = -1;
 	t.c.memfd = -1;
@@ -1941,6 +2081,7 @@ static void run_test(const struct options *o, struct stats *st)
 		if (i == o->iters && o->reg_cycles && !t.broken)
 			run_reg_cycles(&t, st, o->reg_cycles, o->iters);
 	}
+	st->failed += fork_finish(&t);
 	st->failed += destroy_all(&t);
 }
 
@@ -1998,7 +2139,7 @@ int main(int argc, char **argv)
 {
 	struct options o = {
 		.dev = "rxe0", .size_mib = 64, .offsets = 16, .iters = 1,
-		.backing = BACK_ANON,
+		.backing = BACK_ANON, .populated_pct = 100,
 	};
 	struct stats st = { 0 };
 	int ret;
@@ -2011,6 +2152,11 @@ int main(int argc, char **argv)
 	}
 	if (o.json)
 		info_out = stderr;	/* keep stdout a single JSON object */
+	if (!ret && o.fork_child && (o.backing == BACK_MEMFD ||
+				     o.populated_pct != 100)) {
+		fprintf(stderr, PROG ": --fork needs private memory written whole\n");
+		ret = -1;
+	}
 	if (ret < 0) {
 		usage(stderr);
 		st.failed = 1;

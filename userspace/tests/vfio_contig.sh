@@ -20,6 +20,10 @@
 # be done while contig still works on the big one (no lock held for it);
 # with iommufd the unmap is of everything, and must find no half-made
 # area of the big map.
+# A 64 MiB buffer written not at all or half (the map's pin populates the
+# rest; it must read zero), or shared copy-on-write with a forked child
+# (the pin copies it; each side must then see only its own writes), must
+# map at the floor too: contig does what the pin will before placing.
 # A task without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0 must have its map
 # refused (ENOMEM) without contig having been asked to prepare the range.
 # contig's statistics must show the "never" maps turned away by the
@@ -109,6 +113,18 @@ map "type1 always 256M anon" --size 256 --iova 0x40000000 --expect-contig --cycl
 map "type1 always 256M THP off" --size 256 --iova 0x40000000 --backing nothp --expect-contig
 map "type1 always 256M MADV_HUGEPAGE" --size 256 --iova 0x40000000 --backing thp --expect-contig
 map "type1 always 256M memfd" --size 256 --iova 0x40000000 --backing memfd --expect-contig
+# Memory the map's pin populates, and memory shared copy-on-write with a
+# child (the pin copies it): contig does what the pin will first
+populated=$(stat pages_populated)
+map "type1 always 64M THP off, none written" --size 64 --backing nothp --populated 0 --expect-contig
+map "type1 always 64M THP off, half written" --size 64 --backing nothp --populated 50 --expect-contig
+map "iommufd always 64M THP off, half written" --size 64 --backing nothp --populated 50 --iface iommufd --expect-contig
+map "iommufd always 64M memfd, none written" --size 64 --backing memfd --populated 0 --iface iommufd --expect-contig
+map "type1 always 64M THP off, shared with a child" --size 64 --backing nothp --fork --expect-contig
+populated=$(($(stat pages_populated) - populated))
+log "contig populated $populated pages for those maps"
+[ $populated -eq $((16384 + 8192 + 8192 + 16384 + 16384)) ] ||
+	fail "contig populated $populated pages, expected $((16384 + 8192 + 8192 + 16384 + 16384))"
 map1g "type1 always 1G anon" --size 1024 --iova 0x40000000 --bystander
 map "type1 always 256M at IOVA + 4 KiB" --size 256 --iova 0x40001000
 map "type1 always, no memlock allowance" --size 64 --no-memlock

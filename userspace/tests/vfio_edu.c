@@ -29,6 +29,15 @@
  *   - With --no-memlock, that a task without CAP_IPC_LOCK and with
  *     RLIMIT_MEMLOCK 0 has its map refused (ENOMEM) without contig having
  *     been asked to prepare the range (its "requests" count unchanged).
+ *   - With --populated PCT, only that share of the buffer's pages is
+ *     written before the map (spread evenly: 50 is every other page), so
+ *     the map's pin populates the rest; they must read zero after it.
+ *     With contig's policy "always" and --expect-contig, they must be
+ *     placed with the rest (contig populates as the pin would).
+ *   - With --fork, a child shares the buffer copy-on-write while it is
+ *     mapped: the map's writable pin copies every page first (contig,
+ *     doing the same, places the copies), then the parent and the child
+ *     each write their own copy, and each must see only its own writes.
  *   - The unmap unmaps exactly what was mapped and releases every page
  *     pin the map took (/proc/vmstat nr_foll_pin_*); with --cycles N, N
  *     more map/unmap cycles of the same buffer pass the same leaf checks
@@ -61,6 +70,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,6 +130,8 @@ struct options {
 	bool expect_1g;
 	bool bystander;
 	bool no_memlock;
+	unsigned long populated_pct;
+	bool fork_child;
 	bool json;
 };
 
@@ -142,6 +154,7 @@ struct result {
 	bool bystander_ok;	/* --bystander: done before the map returned */
 	bool unmap_ok;
 	bool integrity_ok;
+	bool fork_ok;		/* --fork: each side saw its own writes only */
 };
 
 /* A device region, accessed by mmap when possible, else pread/pwrite. */
@@ -170,6 +183,7 @@ struct dmabuf {
 	uint64_t iova;
 	size_t size;
 	size_t npages;
+	unsigned long populated_pct;	/* of pages written before the map */
 };
 
 static FILE *info_out;
@@ -214,7 +228,7 @@ static void usage(FILE *f)
 		"usage: " PROG " [--size MiB] [--iova HEX] [--offsets N]\n"
 		"       [--iface type1|compat|iommufd] [--backing anon|thp|nothp|memfd]\n"
 		"       [--cycles N] [--expect-contig] [--expect-1g] [--bystander]\n"
-		"       [--no-memlock] [--json]\n"
+		"       [--no-memlock] [--populated PCT] [--fork] [--json]\n"
 		"  --size MiB       buffer size to map (default 64)\n"
 		"  --iova HEX       IOVA to map it at (default 0x40000000)\n"
 		"  --offsets N      pages to DMA-test, spread evenly (default 3:\n"
@@ -236,6 +250,10 @@ static void usage(FILE *f)
 		"  --no-memlock     drop CAP_IPC_LOCK, set RLIMIT_MEMLOCK to 0: the\n"
 		"                   map must fail with ENOMEM, and contig must not\n"
 		"                   have been asked to prepare the buffer\n"
+		"  --populated PCT  write only PCT %% of the pages before the map\n"
+		"                   (spread evenly); the rest must read zero after it\n"
+		"  --fork           a child shares the buffer copy-on-write across\n"
+		"                   the map; each side must see only its own writes\n"
 		"  --json           print the result as one JSON object\n");
 }
 
@@ -278,6 +296,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "expect-1g", no_argument,     NULL, 'G' },
 		{ "bystander", no_argument,     NULL, 'B' },
 		{ "no-memlock", no_argument,    NULL, 'M' },
+		{ "populated", required_argument, NULL, 'P' },
+		{ "fork",    no_argument,       NULL, 'F' },
 		{ "json",    no_argument,       NULL, 'j' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -295,9 +315,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->expect_1g = false;
 	o->bystander = false;
 	o->no_memlock = false;
+	o->populated_pct = 100;
+	o->fork_child = false;
 	o->json = false;
 
-	while ((c = getopt_long(argc, argv, "s:i:n:I:b:c:CGBMjh", longopts,
+	while ((c = getopt_long(argc, argv, "s:i:n:I:b:c:CGBMP:Fjh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -342,6 +364,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'M':
 			o->no_memlock = true;
 			break;
+		case 'P':
+			if (parse_num(optarg, 10, &v) || v > 100)
+				goto bad;
+			o->populated_pct = v;
+			break;
+		case 'F':
+			o->fork_child = true;
+			break;
 		case 'j':
 			o->json = true;
 			break;
@@ -366,7 +396,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 bad:
 	fprintf(stderr, PROG ": invalid value '%s' for option -%c "
 		"(size: 1..1048576 MiB, iova: 4 KiB aligned hex, offsets >= 1,\n"
-		"cycles: 0..1000, iface and backing: see below)\n",
+		"cycles: 0..1000, populated: 0..100, iface and backing: see below)\n",
 		optarg, c);
 	usage(stderr);
 	return -1;
@@ -756,6 +786,12 @@ static uint64_t *page_ptr(struct dmabuf *b, size_t page)
 	return (uint64_t *)(b->va + page * page_size);
 }
 
+/* --populated: pages written before the map, spread evenly */
+static bool written_before(const struct dmabuf *b, size_t page)
+{
+	return (page * b->populated_pct) % 100 < b->populated_pct;
+}
+
 static void fill_page(struct dmabuf *b, size_t page)
 {
 	uint64_t *p = page_ptr(b, page);
@@ -832,11 +868,44 @@ static int buffer_setup(struct dmabuf *b, const struct options *o)
 		return -1;
 	}
 
+	b->populated_pct = o->populated_pct;
 	for (page = 0; page < b->npages; page++)
-		fill_page(b, page);
-	log_info("buffer %zu MiB of %s memory at %p filled", b->size >> 20,
-		 backing_names[o->backing], b->va);
+		if (written_before(b, page))
+			fill_page(b, page);
+	log_info("buffer %zu MiB of %s memory at %p filled (%lu %% of its pages)",
+		 b->size >> 20, backing_names[o->backing], b->va,
+		 o->populated_pct);
 	return 0;
+}
+
+/*
+ * --populated: the pin made the pages not written before the map; they
+ * read zero. Then they get their pattern, so that the DMA tests and the
+ * integrity check see a whole buffer. Returns the pages that did not read
+ * zero.
+ */
+static size_t fill_holes(struct dmabuf *b)
+{
+	size_t page, w, bad = 0;
+	uint64_t *p;
+
+	for (page = 0; page < b->npages; page++) {
+		if (written_before(b, page))
+			continue;
+		p = page_ptr(b, page);
+		for (w = 0; w < page_size / 8; w++)
+			if (p[w]) {
+				bad++;
+				break;
+			}
+		fill_page(b, page);
+	}
+	if (bad)
+		log_err("%zu pages the map populated did not read zero", bad);
+	else if (b->populated_pct < 100)
+		log_info("the %zu%% of pages the map populated read zero",
+			 100 - (size_t)b->populated_pct);
+	return bad;
 }
 
 static int write_str(const char *path, const char *s, int flags)
@@ -1329,6 +1398,85 @@ static void verify_buffer(struct dmabuf *b, struct result *r)
 		log_info("all %zu pages intact", b->npages);
 }
 
+/*
+ * --fork: a child that shares the buffer copy-on-write from before the map
+ * until told to check its copy (a byte on @go): every page must hold the
+ * pattern, whatever the parent's map, DMA and writes did; then it writes
+ * word 1 of every 64th page and checks that too. Exits 0 if all held.
+ */
+static void __attribute__((noreturn)) fork_child_run(struct dmabuf *b, int go)
+{
+	size_t page, bad = 0;
+	char c;
+
+	if (read(go, &c, 1) != 1)
+		_exit(2);
+	for (page = 0; page < b->npages; page++)
+		bad += check_page(b, page) >= 0;
+	for (page = 0; page < b->npages; page += 64)
+		page_ptr(b, page)[1] = ~pattern(page, 1);
+	for (page = 0; page < b->npages; page += 64)
+		bad += page_ptr(b, page)[1] != ~pattern(page, 1);
+	if (bad)
+		fprintf(stderr, PROG ": child: %zu of its pages changed\n", bad);
+	_exit(bad ? 1 : 0);
+}
+
+struct forked {
+	pid_t pid;
+	int go;			/* write end of the child's pipe */
+};
+
+static int fork_start(struct dmabuf *b, struct forked *f)
+{
+	int fds[2];
+
+	if (pipe(fds))
+		return -1;
+	f->pid = fork();
+	if (f->pid < 0)
+		return -1;
+	if (!f->pid) {
+		close(fds[1]);
+		fork_child_run(b, fds[0]);
+	}
+	close(fds[0]);
+	f->go = fds[1];
+	log_info("child %d shares the buffer copy-on-write", (int)f->pid);
+	return 0;
+}
+
+/*
+ * The parent writes word 0 of every 64th page, lets the child check and
+ * write its copy, then checks its own: its writes there, the child's not.
+ */
+static void fork_finish(struct dmabuf *b, struct forked *f,
+			struct result *r)
+{
+	size_t page, bad = 0;
+	int status = -1;
+
+	for (page = 0; page < b->npages; page += 64)
+		page_ptr(b, page)[0] = ~pattern(page, 0);
+	if (write(f->go, "g", 1) != 1 || waitpid(f->pid, &status, 0) < 0)
+		status = -1;
+	close(f->go);
+	for (page = 0; page < b->npages; page++) {
+		uint64_t *p = page_ptr(b, page);
+
+		if (page % 64) {
+			bad += check_page(b, page) >= 0;
+			continue;
+		}
+		bad += p[0] != ~pattern(page, 0) || p[1] != pattern(page, 1);
+		p[0] = pattern(page, 0);
+	}
+	r->fork_ok = !bad && WIFEXITED(status) && !WEXITSTATUS(status);
+	log_info("fork: the child's copy %s, the parent's %zu pages wrong",
+		 WIFEXITED(status) && !WEXITSTATUS(status) ? "intact" :
+		 "NOT intact", bad);
+}
+
 /* Pins the map took and the unmap did not release, system-wide. */
 static void check_pins(long base, struct result *r, const char *when)
 {
@@ -1472,6 +1620,7 @@ static int map_without_memlock(struct vfio_dev *d, struct dmabuf *b)
 static int run(const struct options *o, struct vfio_dev *d, struct dmabuf *b,
 	       struct result *r)
 {
+	struct forked child = { .pid = -1, .go = -1 };
 	int ret = 0;
 
 	if (o->offsets > (((uint64_t)o->size_mib << 20) / page_size)) {
@@ -1485,17 +1634,30 @@ static int run(const struct options *o, struct vfio_dev *d, struct dmabuf *b,
 	if (o->no_memlock)
 		return find_edu(d) || find_group(d) || vfio_setup(d) ||
 		       buffer_setup(b, o) || map_without_memlock(d, b) ? -1 : 0;
+	if (o->fork_child && (o->backing == BACK_MEMFD ||
+			      o->populated_pct != 100)) {
+		log_err("--fork needs private memory written whole");
+		return -1;
+	}
 	if (find_edu(d) || find_group(d) || vfio_setup(d) ||
 	    enable_bus_master(d) || bar0_setup(d) || edu_check_id(&d->bar0) ||
-	    buffer_setup(b, o) || map_buffer(d, b, r, o))
+	    buffer_setup(b, o) || (o->fork_child && fork_start(b, &child)) ||
+	    map_buffer(d, b, r, o))
 		ret = -1;
-	if (!r->mapped)
+	if (!r->mapped) {
+		if (o->fork_child && child.pid > 0) {
+			close(child.go);
+			waitpid(child.pid, NULL, 0);
+		}
 		return -1;
+	}
 
-	if (count_leaves(d, b, r))
+	if (count_leaves(d, b, r) || fill_holes(b))
 		ret = -1;
 	run_dma_tests(d, b, o, r);
 	verify_buffer(b, r);
+	if (o->fork_child)
+		fork_finish(b, &child, r);
 	if (unmap_buffer(d, b, r) || run_cycles(d, b, o, r))
 		ret = -1;
 	return ret;
@@ -1607,6 +1769,10 @@ static bool verdict(const struct options *o, const struct result *r)
 	}
 	if (!r->unmap_ok || !r->integrity_ok)
 		pass = false;
+	if (o->fork_child && !r->fork_ok) {
+		log_err("--fork: the parent's or the child's copy changed");
+		pass = false;
+	}
 	if (o->bystander && !r->bystander_ok) {
 		log_err("the bystander's map and unmap failed, or waited for the buffer's map");
 		pass = false;

@@ -7,8 +7,11 @@
  * physical run and, once a driver picks its MR page size with
  * ib_umem_find_best_pgsz(), one MTT/PBL entry (or IOMMU PTE) per 4 KiB
  * page. Right before the pin is the last moment to do better, so
- * ib_umem_contig_prepare() asks contig to rearrange the range's populated
- * pages there: physically contiguous and congruent with the VA modulo
+ * ib_umem_contig_prepare() asks contig to rearrange the range's pages
+ * there, after doing what the pin would (CONTIG_DMA_POPULATE: fault in the
+ * holes of a fresh pool, copy the pages shared copy-on-write with a child,
+ * writable or not as the registration is), so that the pages placed are
+ * the ones the pin gets: physically contiguous and congruent with the VA modulo
  * 2 MiB or 1 GiB, the condition ib_umem_find_best_pgsz() checks before
  * it picks a large page. The key is the umem's IOVA: its VA for
  * ib_umem_get() (ibv_reg_mr() gives the MR that IOVA), the MR's own for
@@ -72,6 +75,8 @@ void ib_umem_contig_prepare(struct ib_umem *umem,
 	struct contig_dma_request req = {
 		.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G,
 		.user = CONTIG_DMA_USER_RDMA,
+		.flags = CONTIG_DMA_POPULATE |
+			 (umem->writable ? CONTIG_DMA_PIN_WRITE : 0),
 		.claims = claims,
 		.stop = umem_device_going,
 		.stop_arg = umem->ibdev,

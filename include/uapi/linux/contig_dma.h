@@ -40,6 +40,14 @@
 #define CONTIG_DMA_F_PIDFD		_BITUL(0)
 /* PREPARE: move pages by exchange only, never into free frames */
 #define CONTIG_DMA_F_EXCHANGE_ONLY	_BITUL(1)
+/*
+ * PREPARE: first do to the range what a long-term pin of it will do
+ * (FOLL_LONGTERM, with CONTIG_DMA_F_PIN_WRITE a writable one): fault in
+ * what is not populated, copy the pages shared copy-on-write, so that the
+ * pages placed are the ones a registration made right after gets
+ */
+#define CONTIG_DMA_F_POPULATE		_BITUL(2)
+#define CONTIG_DMA_F_PIN_WRITE		_BITUL(3)
 
 /**
  * struct contig_dma_layout - how a range is laid out, as a device sees it
@@ -162,7 +170,7 @@ struct contig_dma_query {
  * struct contig_dma_prepare - CONTIG_DMA_PREPARE argument
  * @size: sizeof(struct contig_dma_prepare)
  * @flags: CONTIG_DMA_F_PIDFD, CONTIG_DMA_F_EXCHANGE_ONLY (needs
- *	CAP_SYS_NICE)
+ *	CAP_SYS_NICE), CONTIG_DMA_F_POPULATE, CONTIG_DMA_F_PIN_WRITE
  * @pidfd: as in struct contig_dma_query
  * @__reserved: zero
  * @start: as in struct contig_dma_query
@@ -178,6 +186,8 @@ struct contig_dma_query {
  *	and @present)
  * @after: output, the layout after (likewise)
  * @times: output, where the time went (appended in API version 1)
+ * @populated: output, pages CONTIG_DMA_F_POPULATE faulted in or copied
+ *	(appended after @times)
  */
 struct contig_dma_prepare {
 	__u32 size;
@@ -194,6 +204,7 @@ struct contig_dma_prepare {
 	struct contig_dma_layout before;
 	struct contig_dma_layout after;
 	struct contig_dma_times times;
+	__aligned_u64 populated;
 };
 
 /* Returns CONTIG_DMA_API_VERSION */

@@ -42,6 +42,7 @@ fail() {
 }
 
 stat() { cat $SYS/stats/$1; }
+FAIL_REASONS="unmovable pinned busy unsupported nomem migrate split no_window"
 
 # Page pins held system-wide (per-CPU counts folded first).
 pins_in_use() {
@@ -70,6 +71,7 @@ reg() {
 	log "== $name, policy $policy ($(free_huge_blocks) free 2 MiB blocks)"
 	pins=$(pins_in_use)
 	mrs=$(mrs_registered)
+	for why in $FAIL_REASONS; do eval "failed_$why=$(stat pages_failed_$why)"; done
 	rdma_snapshot_clear
 	rdma_loopback --json --size "$size" --peer-size $PEER_MIB --offsets 32 \
 		--while-registered "$RDMA_SNAPSHOT" \
@@ -90,6 +92,14 @@ reg() {
 	# What contig did for A's registrations (len is in hex there)
 	grep "contig_dma_prepare:.* len=$(printf '%#x' $len) " /tmp/rdma.trace |
 		sed 's/.*contig_dma_prepare: /contig: /; s/^/'"$CONTIG_TEST_NAME"': /'
+
+	# Why contig left pages where they were, if it did
+	line=
+	for why in $FAIL_REASONS; do
+		eval "d=\$((\$(stat pages_failed_$why) - failed_$why))"
+		[ "$d" = 0 ] || line="$line $why=$d"
+	done
+	[ -z "$line" ] || log "$name: contig left pages away from their target:$line"
 
 	# rxe picked what ib_umem_find_best_pgsz() allows for 4K|2M|1G
 	want="$2 $3"

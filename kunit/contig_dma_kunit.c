@@ -153,17 +153,25 @@ static void vmas_shmem(struct kunit *test)
 /* ---------------------------------------------------------------------- */
 /* Whole requests */
 
-static int prepare(unsigned long start, unsigned long len,
-		   enum contig_dma_user user, struct contig_dma_result *res)
+static int prepare_flags(unsigned long start, unsigned long len,
+			 enum contig_dma_user user, unsigned int flags,
+			 struct contig_dma_result *res)
 {
 	struct contig_dma_request req = {
 		.start = start,
 		.len = len,
 		.key = KEY,
 		.user = user,
+		.flags = flags,
 	};
 
 	return contig_dma_prepare(current->mm, &req, res);
+}
+
+static int prepare(unsigned long start, unsigned long len,
+		   enum contig_dma_user user, struct contig_dma_result *res)
+{
+	return prepare_flags(start, len, user, 0, res);
 }
 
 static void prepare_explicit(struct kunit *test)
@@ -278,15 +286,8 @@ static void prepare_free_only(struct kunit *test)
 static int prepare_populate(unsigned long start, unsigned long len,
 			    unsigned int flags, struct contig_dma_result *res)
 {
-	struct contig_dma_request req = {
-		.start = start,
-		.len = len,
-		.key = KEY,
-		.user = CONTIG_DMA_USER_EXPLICIT,
-		.flags = CONTIG_DMA_POPULATE | flags,
-	};
-
-	return contig_dma_prepare(current->mm, &req, res);
+	return prepare_flags(start, len, CONTIG_DMA_USER_EXPLICIT,
+			     CONTIG_DMA_POPULATE | flags, res);
 }
 
 /* Punch holes of HOLE bytes at the start, in the middle, at the end */

@@ -102,9 +102,12 @@ void user_mem_check_stamps(struct kunit *test, unsigned long addr,
 	kunit_kfree(test, want);
 }
 
-/* Every byte of [addr, addr + len) still holds its pattern. */
-void user_mem_check(struct kunit *test, unsigned long addr, size_t len,
-		    u64 seed)
+/*
+ * Words of [@addr, @addr + @len) that do not hold the pattern of @seed,
+ * or, if @zero, that are not zero (reading faults the pages in).
+ */
+static size_t bad_words(struct kunit *test, unsigned long addr, size_t len,
+			u64 seed, bool zero)
 {
 	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
 	size_t off, i, bad = 0;
@@ -115,31 +118,27 @@ void user_mem_check(struct kunit *test, unsigned long addr, size_t len,
 
 		KUNIT_ASSERT_EQ(test, copy_from_user(buf, from, PAGE_SIZE), 0);
 		for (i = 0; i < PAGE_SIZE / 8; i++)
-			bad += buf[i] != user_mem_pattern(addr + off + i * 8,
-							  seed);
+			bad += buf[i] != (zero ? 0 :
+					  user_mem_pattern(addr + off + i * 8,
+							   seed));
 	}
-	KUNIT_EXPECT_EQ_MSG(test, bad, 0, "corrupt words in 0x%lx+0x%zx",
-			    addr, len);
 	kunit_kfree(test, buf);
+	return bad;
+}
+
+/* Every byte of [addr, addr + len) still holds its pattern. */
+void user_mem_check(struct kunit *test, unsigned long addr, size_t len,
+		    u64 seed)
+{
+	KUNIT_EXPECT_EQ_MSG(test, bad_words(test, addr, len, seed, false), 0,
+			    "corrupt words in 0x%lx+0x%zx", addr, len);
 }
 
 /* Every byte of [@addr, @addr + @len) reads zero (reading faults it in) */
 void user_mem_check_zero(struct kunit *test, unsigned long addr, size_t len)
 {
-	u64 *buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
-	size_t off, i, bad = 0;
-
-	KUNIT_ASSERT_NOT_NULL(test, buf);
-	for (off = 0; off < len; off += PAGE_SIZE) {
-		void __user *from = (void __user *)(addr + off);
-
-		KUNIT_ASSERT_EQ(test, copy_from_user(buf, from, PAGE_SIZE), 0);
-		for (i = 0; i < PAGE_SIZE / 8; i++)
-			bad += buf[i] != 0;
-	}
-	KUNIT_EXPECT_EQ_MSG(test, bad, 0, "non-zero words in 0x%lx+0x%zx",
-			    addr, len);
-	kunit_kfree(test, buf);
+	KUNIT_EXPECT_EQ_MSG(test, bad_words(test, addr, len, 0, true), 0,
+			    "non-zero words in 0x%lx+0x%zx", addr, len);
 }
 
 unsigned long user_mem_map_anon(struct kunit *test, size_t len,

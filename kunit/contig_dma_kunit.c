@@ -290,6 +290,19 @@ static int prepare_populate(unsigned long start, unsigned long len,
 			     CONTIG_DMA_POPULATE | flags, res);
 }
 
+/* What the engine did, for a case whose layout came out wrong */
+static void log_moves(struct kunit *test, const struct contig_dma_result *res)
+{
+	const struct vma_defrag_stats *m = &res->moves;
+
+	kunit_info(test,
+		   "segments %u reanchors %u in_place %lu populated %lu (%lu in place) migrated %lu exchanged %lu partial %d failed %lu %lu %lu %lu %lu %lu %lu %lu\n",
+		   m->segments, m->reanchors, m->in_place, m->populated,
+		   m->populated_in_place, m->migrated, m->exchanged, m->partial,
+		   m->failed[0], m->failed[1], m->failed[2], m->failed[3],
+		   m->failed[4], m->failed[5], m->failed[6], m->failed[7]);
+}
+
 /* Punch holes of HOLE bytes at the start, in the middle, at the end */
 static void punch_holes(struct kunit *test, unsigned long a)
 {
@@ -329,9 +342,12 @@ static void populate_holes(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
 	KUNIT_EXPECT_EQ(test, res.before.present, 512 - holes);
 	KUNIT_EXPECT_EQ(test, res.populated, holes);
+	KUNIT_EXPECT_EQ(test, res.moves.populated, holes);
 	KUNIT_EXPECT_EQ(test, res.after.present, 512);
 	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
 	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	if (res.after.runs != 1)
+		log_moves(test, &res);
 	check_holes(test, a, 1);
 	user_mem_check(test, b, SZ_2M, 2);
 
@@ -339,6 +355,71 @@ static void populate_holes(struct kunit *test)
 					       &res), 0);
 	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_IN_PLACE);
 	KUNIT_EXPECT_EQ(test, res.populated, 0);
+}
+
+/*
+ * Nothing populated, for a writable pin: every page is allocated at its
+ * target and mapped there (a free window exists on a quiet machine), with
+ * no copy; one congruent run of zeroes, writable without another fault.
+ */
+static void populate_into_place(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, SZ_2M, 0);
+	struct contig_dma_result res;
+
+	user_mem_no_thp(test, a, SZ_2M);
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
+					       &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
+	KUNIT_EXPECT_EQ(test, res.before.present, 0);
+	KUNIT_EXPECT_EQ(test, res.populated, 512);
+	KUNIT_EXPECT_EQ(test, res.moves.populated, 512);
+	KUNIT_EXPECT_EQ(test, res.moves.populated_in_place, 512);
+	KUNIT_EXPECT_EQ(test, res.moves.migrated + res.moves.exchanged, 0);
+	KUNIT_EXPECT_EQ(test, res.after.present, 512);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	KUNIT_EXPECT_EQ(test, res.after.cow_shared + res.after.zero, 0);
+	if (res.moves.populated_in_place != 512)
+		log_moves(test, &res);
+	user_mem_check_zero(test, a, SZ_2M);
+	user_mem_fill(test, a, SZ_2M, 5);
+	user_mem_check(test, a, SZ_2M, 5);
+
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
+					       &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_IN_PLACE);
+}
+
+/*
+ * Holes whose targets are other pages' frames: with exchanges only, every
+ * hole gets a page elsewhere, which then swaps with the target's owner
+ * (often the interleaved buffer): that owner's data, the range's data and
+ * the zeroes of the holes all survive, and the range is one run.
+ */
+static void populate_holes_exchange_only(struct kunit *test)
+{
+	unsigned long a, b, holes = 3 * HOLE / PAGE_SIZE;
+	struct contig_dma_result res;
+
+	user_mem_map_interleaved(test, &a, &b);
+	punch_holes(test, a);
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE |
+					       CONTIG_DMA_EXCHANGE_ONLY,
+					       &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
+	KUNIT_EXPECT_EQ(test, res.moves.populated, holes);
+	KUNIT_EXPECT_EQ(test, res.moves.populated_in_place, 0);
+	KUNIT_EXPECT_GE(test, res.moves.exchanged, holes);
+	KUNIT_EXPECT_EQ(test, res.moves.migrated, 0);
+	KUNIT_EXPECT_EQ(test, res.populated, holes);
+	KUNIT_EXPECT_EQ(test, res.after.present, 512);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	if (res.after.runs != 1)
+		log_moves(test, &res);
+	check_holes(test, a, 1);
+	user_mem_check(test, b, SZ_2M, 2);
 }
 
 /*
@@ -506,6 +587,8 @@ static struct kunit_case contig_dma_cases[] = {
 	KUNIT_CASE_SLOW(prepare_free_only),
 	KUNIT_CASE(prepare_empty_and_bad),
 	KUNIT_CASE_SLOW(populate_holes),
+	KUNIT_CASE_SLOW(populate_into_place),
+	KUNIT_CASE_SLOW(populate_holes_exchange_only),
 	KUNIT_CASE_SLOW(populate_not_asked),
 	KUNIT_CASE_SLOW(populate_read_only_anon),
 	KUNIT_CASE_SLOW(populate_shmem),

@@ -66,7 +66,7 @@ static bool choose(struct kunit *test, struct vma_defrag_frames *f,
 		   unsigned long *pfns, unsigned long nr, unsigned long align,
 		   unsigned long phase, struct vma_defrag_window *w)
 {
-	return vma_defrag_choose_window(f, pfns, NULL, nr, align, phase,
+	return vma_defrag_choose_window(f, pfns, NULL, nr, 0, align, phase,
 					pfns_new(test, nr), w);
 }
 
@@ -203,13 +203,15 @@ static void anchor_keeps_thps_whole(struct kunit *test)
 	bitmap_set(f->free, 4 * WINDOW, 2 * WINDOW);
 
 	KUNIT_ASSERT_TRUE(test, vma_defrag_choose_window(f, pfns, NULL,
-							 2 * WINDOW, WINDOW, 0,
+							 2 * WINDOW, 0, WINDOW,
+							 0,
 							 pfns_new(test, 2 * WINDOW),
 							 &w));
 	/* Copies alone: keep THP 0, split THP 1 into window 2 */
 	KUNIT_EXPECT_EQ(test, w.anchor, BASE + WINDOW);
 	KUNIT_ASSERT_TRUE(test, vma_defrag_choose_window(f, pfns, thps,
-							 2 * WINDOW, WINDOW, 0,
+							 2 * WINDOW, 0, WINDOW,
+							 0,
 							 pfns_new(test, 2 * WINDOW),
 							 &w));
 	KUNIT_EXPECT_EQ(test, w.anchor, BASE + 4 * WINDOW);
@@ -218,7 +220,8 @@ static void anchor_keeps_thps_whole(struct kunit *test)
 	bitmap_zero(f->free, f->nr);
 	__set_bit(2 * WINDOW, f->thps);
 	KUNIT_ASSERT_TRUE(test, vma_defrag_choose_window(f, pfns, thps,
-							 2 * WINDOW, WINDOW, 0,
+							 2 * WINDOW, 0, WINDOW,
+							 0,
 							 pfns_new(test, 2 * WINDOW),
 							 &w));
 	KUNIT_EXPECT_EQ(test, w.anchor, BASE + WINDOW);

@@ -79,6 +79,21 @@
  *    maps the physical run. A large folio in a target frame is split when a
  *    base page must go there.
  *
+ * Populating into place (VMA_DEFRAG_POPULATE), for a caller about to pin
+ * the range, whose pin would fault the holes in wherever the allocator
+ * put them: the holes of private anonymous VMAs the pin could fill are
+ * planned and claimed like present pages (a hole at a free frame costs
+ * the window nothing, one at a frame in use an exchange). In the moves, a
+ * hole whose target is free gets that frame, taken from the buddy
+ * allocator, zeroed, charged to the mm's memcg and mapped as
+ * do_anonymous_page() maps a write fault's page (not writable for a
+ * read-only pin, as its unsharing fault would map it): one zeroing, no
+ * copy. A hole whose target is in use gets a page where a fault would
+ * allocate it, which is then exchanged with the target's folio; without
+ * the right to touch other processes' pages (VMA_DEFRAG_FREE_ONLY) it is
+ * left to the pin. Holes under userfaultfd, shmem holes and holes the pin
+ * could not fault in (no VM_WRITE for a writable pin) are left alone.
+ *
  * The request is bounded: it reschedules, stops on a fatal signal, and
  * stops at a page or time budget with a partial result. Concurrent munmap,
  * mremap, fork or mprotect of the range are safe: pages are looked up
@@ -87,6 +102,8 @@
  */
 #include <linux/cpuset.h>
 #include <linux/exchange.h>
+#include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mempolicy.h>
 #include <linux/migrate.h>
@@ -103,6 +120,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/swap.h>
+#include <linux/userfaultfd_k.h>
 #include <linux/vma_defrag.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -149,6 +167,8 @@ struct defrag_ctx {
 	unsigned long *pfns;		/* snapshot: PFN per page, 0 if absent */
 	unsigned long *thps;		/* pages where a PMD-sized folio starts */
 	unsigned long *seg_thps;	/* the same, for the segment at hand */
+	unsigned long *fill;		/* holes to populate (POPULATE), or NULL */
+	unsigned long *seg_fill;	/* the same, for the segment at hand */
 	unsigned long *refault;		/* our shmem pages an exchange unmapped */
 	unsigned long *retry;		/* pages that met a transient reference */
 	bool retrying;
@@ -233,9 +253,15 @@ static void search_stopped(struct defrag_ctx *ctx, int err)
 		ctx->stop = err == -EINTR ? -EINTR : 1;
 }
 
+/* Will page @i of segment @s take its frame: present, or a hole to fill? */
+static bool search_takes(const struct vma_defrag_search *s, unsigned long i)
+{
+	return s->pfns[i] || (s->fill && test_bit(i, s->fill));
+}
+
 /*
  * Claim the frames of window @anchor that the present pages of segment @s
- * will land on, a run of present pages at a time. False, with nothing
+ * (and the holes it fills) will land on, a run at a time. False, with nothing
  * claimed, if another request claimed one of them first (or no memory).
  */
 static bool claim_window(struct defrag_ctx *ctx,
@@ -246,11 +272,11 @@ static bool claim_window(struct defrag_ctx *ctx,
 	unsigned long i = 0, run;
 
 	while (i < s->nr) {
-		if (!s->pfns[i]) {
+		if (!search_takes(s, i)) {
 			i++;
 			continue;
 		}
-		for (run = i + 1; run < s->nr && s->pfns[run]; run++)
+		for (run = i + 1; run < s->nr && search_takes(s, run); run++)
 			;
 		claim = defrag_claim_add(anchor + i, run - i);
 		if (IS_ERR(claim)) {
@@ -292,8 +318,8 @@ static bool anchor_in_regions(struct defrag_ctx *ctx,
 			return false;
 		t0 = ktime_get_ns();
 		found = vma_defrag_choose_window(&f, s->pfns, s->thps, nr,
-						 align, s->phase, ctx->scratch,
-						 &w);
+						 s->holes, align, s->phase,
+						 ctx->scratch, &w);
 		if (found)
 			block_free = window_block_free(&f, w.anchor, nr);
 		defrag_frames_free(&f);
@@ -345,8 +371,13 @@ static bool anchor_segment(struct defrag_ctx *ctx, unsigned long first,
 
 	if (should_stop(ctx) || !grow_segs(ctx))
 		return false;
-	/* The segment's THPs, counted from its first page */
+	/* The segment's THPs and holes to fill, counted from its first page */
 	bitmap_shift_right(ctx->seg_thps, ctx->thps, first, first + nr);
+	if (ctx->fill) {
+		bitmap_shift_right(ctx->seg_fill, ctx->fill, first, first + nr);
+		s.fill = ctx->seg_fill;
+		s.holes = bitmap_weight(ctx->seg_fill, nr);
+	}
 	/*
 	 * Regions the counts got wrong are recounted by their snapshot, so
 	 * the next round of the search sees them as they are. When every
@@ -374,8 +405,8 @@ again:
 
 /*
  * Trim [*first, *first + *nr) to the whole chunks of @align pages of key
- * space that hold its present pages; returns how many are present (0: the
- * piece is left as it was).
+ * space that hold its present pages and holes to fill; returns how many
+ * there are (0: the piece is left as it was).
  */
 static unsigned long trim_to_present(const struct defrag_ctx *ctx,
 				     unsigned long *first, unsigned long *nr,
@@ -384,7 +415,7 @@ static unsigned long trim_to_present(const struct defrag_ctx *ctx,
 	unsigned long lo = *first, end = *first + *nr, hi, i, n = 0;
 
 	for (i = lo; i < end; i++) {
-		if (!ctx->pfns[i])
+		if (!ctx->pfns[i] && !(ctx->fill && test_bit(i, ctx->fill)))
 			continue;
 		if (!n++)
 			lo = i;
@@ -1111,6 +1142,189 @@ split_ours:
 	return false;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Populating holes into place */
+
+/*
+ * May the request fill the holes of @vma (VMA_DEFRAG_POPULATE)? Private
+ * anonymous memory the caller's pin could fault in: writable for a
+ * writable pin, readable for a read-only one (check_vma_flags() in
+ * mm/gup.c). Not under userfaultfd, whose handler decides what a missing
+ * page gets. Shmem holes are left to the pin: its pages belong in the
+ * page cache, which a fault fills.
+ */
+static bool may_fill(const struct defrag_ctx *ctx, struct vm_area_struct *vma)
+{
+	vm_flags_t need = ctx->req->flags & VMA_DEFRAG_POPULATE_WRITE ?
+			  VM_WRITE : VM_READ;
+
+	return ctx->fill && vma_is_anonymous(vma) && (vma->vm_flags & need) &&
+	       !(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_HUGETLB)) &&
+	       !userfaultfd_armed(vma);
+}
+
+/* The first address in [@va, @end) of a VMA whose holes may be filled */
+static unsigned long next_fillable(struct defrag_ctx *ctx, unsigned long va,
+				   unsigned long end)
+{
+	VMA_ITERATOR(vmi, ctx->mm, va);
+	struct vm_area_struct *vma;
+
+	if (!ctx->fill)
+		return end;
+	for_each_vma_range(vmi, vma, end)
+		if (may_fill(ctx, vma))
+			return max(va, vma->vm_start);
+	return end;
+}
+
+/* The PMD entry covering @va, with a page table below it; NULL: no memory */
+static pmd_t *fill_pmd(struct mm_struct *mm, unsigned long va)
+{
+	pgd_t *pgd = pgd_offset(mm, va);
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd;
+
+	p4d = p4d_alloc(mm, pgd, va);
+	if (!p4d)
+		return NULL;
+	pud = pud_alloc(mm, p4d, va);
+	if (!pud)
+		return NULL;
+	pmd = pmd_alloc(mm, pud, va);
+	if (!pmd || pte_alloc(mm, pmd))
+		return NULL;
+	return pmd;
+}
+
+/*
+ * Map a zeroed page at @va, still a hole, as do_anonymous_page() maps a
+ * write fault's page (or, for a read-only pin, as the unsharing fault of
+ * a read-only FOLL_LONGTERM pin does: exclusive, not writable): @folio, a
+ * frame the request took at the page's target, or, when NULL, a folio
+ * allocated where a fault would allocate it (the VMA's policy). Charged
+ * to @mm's memcg as a fault is. Returns 0, -EEXIST when something was
+ * mapped there meanwhile, -EFAULT when the VMA went or changed, -ENOMEM
+ * or -EINTR. @folio is consumed either way.
+ */
+static int install_hole(struct defrag_ctx *ctx, unsigned long va,
+			struct folio *folio)
+{
+	bool write = ctx->req->flags & VMA_DEFRAG_POPULATE_WRITE;
+	struct mm_struct *mm = ctx->mm;
+	struct vm_area_struct *vma;
+	spinlock_t *ptl;
+	pte_t *pte, entry;
+	pmd_t *pmd;
+	int ret;
+
+	if (mmap_read_lock_killable(mm)) {
+		ret = -EINTR;
+		goto put;
+	}
+	vma = vma_lookup(mm, va);
+	ret = -EFAULT;
+	if (!vma || !may_fill(ctx, vma) || test_bit(MMF_UNSTABLE, &mm->flags))
+		goto unlock;
+	ret = -ENOMEM;
+	if (anon_vma_prepare(vma))
+		goto unlock;
+	if (folio) {
+		clear_user_highpage(&folio->page, va);
+	} else {
+		folio = vma_alloc_zeroed_movable_folio(vma, va);
+		if (!folio)
+			goto unlock;
+	}
+	if (mem_cgroup_charge(folio, mm, GFP_KERNEL))
+		goto unlock;
+	__folio_mark_uptodate(folio);
+	pmd = fill_pmd(mm, va);
+	if (!pmd)
+		goto unlock;
+	ret = -EEXIST;
+	pte = pte_offset_map_lock(mm, pmd, va, &ptl);
+	if (!pte)
+		goto unlock;
+	if (!pte_none(ptep_get(pte))) {
+		pte_unmap_unlock(pte, ptl);
+		goto unlock;
+	}
+	entry = pte_sw_mkyoung(mk_pte(&folio->page, vma->vm_page_prot));
+	if (write && (vma->vm_flags & VM_WRITE))
+		entry = pte_mkwrite(pte_mkdirty(entry), vma);
+	inc_mm_counter(mm, MM_ANONPAGES);
+	folio_add_new_anon_rmap(folio, vma, va, RMAP_EXCLUSIVE);
+	folio_add_lru_vma(folio, vma);
+	set_pte_at(mm, va, pte, entry);
+	update_mmu_cache_range(NULL, vma, va, pte, 1);
+	pte_unmap_unlock(pte, ptl);
+	mmap_read_unlock(mm);
+	return 0;
+unlock:
+	mmap_read_unlock(mm);
+put:
+	/* Uncharged and given back to the allocator */
+	if (folio)
+		folio_put(folio);
+	return ret;
+}
+
+/*
+ * Fill hole @index, whose frame is @target: with that frame when it is
+ * free (taken from the buddy allocator, as for a migration), else with a
+ * page from elsewhere, which the caller then moves like any page of the
+ * range (an exchange with the target's folio). Returns 1 when the hole is
+ * dealt with, 0 when the page must be looked up again (it was mapped
+ * elsewhere, and must now move).
+ */
+static unsigned long fill_hole(struct defrag_ctx *ctx, unsigned long index,
+			       unsigned long target)
+{
+	unsigned long va = ctx->req->start + index * PAGE_SIZE;
+	unsigned int flags = ctx->req->flags;
+	struct folio *folio = NULL;
+	struct page *held;
+	int ret;
+
+	__clear_bit(index, ctx->fill);
+	held = held_at(ctx, target, 0);
+	if (!held && !(flags & VMA_DEFRAG_EXCHANGE_ONLY) && target_free(target)) {
+		ret = take_free(ctx, target, 0);
+		if (ret == -EBUSY) {
+			/* A per-CPU free list holds it */
+			drain_all_pages(page_zone(pfn_to_page(target)));
+			ret = take_free(ctx, target, 0);
+		}
+		if (!ret)
+			held = held_at(ctx, target, 0);
+	}
+	/* A large folio left there by a failed migration stays held */
+	if (held && !folio_test_large(page_folio(held))) {
+		xa_erase(&ctx->held, target);
+		folio = page_folio(held);
+	} else if (flags & VMA_DEFRAG_FREE_ONLY) {
+		/* Its target is someone's page, which this request may not touch */
+		fail(ctx, VMA_DEFRAG_FAIL_UNMOVABLE, 1, index);
+		return 1;
+	}
+	ret = install_hole(ctx, va, folio);
+	if (ret == -EINTR)
+		ctx->stop = -EINTR;
+	if (ret)
+		return 1;
+	ctx->stats->populated++;
+	ctx->moved++;
+	if (folio) {
+		ctx->stats->populated_in_place++;
+		return 1;
+	}
+	/* On the LRU, so that it can be isolated for the exchange */
+	lru_add_drain();
+	return 0;
+}
+
 /*
  * Bring page @index of the range (and, for a large folio that moves whole,
  * the rest of its folio) to its target. Returns the pages dealt with; 0
@@ -1130,6 +1344,8 @@ static unsigned long defrag_page(struct defrag_ctx *ctx,
 	if (!folio) {
 		if (!supported) {
 			ctx->stats->failed[VMA_DEFRAG_FAIL_UNSUPPORTED]++;
+		} else if (ctx->fill && test_bit(index, ctx->fill)) {
+			return fill_hole(ctx, index, target);
 		} else if (ctx->pfns[index] && !ctx->retrying) {
 			/*
 			 * There a moment ago, not mapped now: under migration
@@ -1447,8 +1663,9 @@ static unsigned long next_mapped(struct mm_struct *mm, unsigned long va,
 /*
  * Read the PFN behind each page of [first, first + nr) into ctx->pfns, 0
  * where nothing is mapped, under one hold of mmap_lock; unmapped stretches
- * are crossed a page table at a time (next_mapped()). @thps, if not NULL,
- * gets the pages where a PMD-sized folio starts. Returns the pages
+ * are crossed a page table at a time (next_mapped()), but for VMAs whose
+ * holes the request fills, which are marked in ctx->fill. @thps, if not
+ * NULL, gets the pages where a PMD-sized folio starts. Returns the pages
  * present, -EINTR, or -ETIME when the request's time ran out.
  */
 static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
@@ -1462,6 +1679,8 @@ static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
 		ctx->stop = -EINTR;
 		return -EINTR;
 	}
+	if (ctx->fill)
+		bitmap_clear(ctx->fill, first, nr);
 	for (i = first; i < end; i++) {
 		struct vm_area_struct *vma;
 		struct folio_walk fw;
@@ -1479,6 +1698,8 @@ static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
 		/* Where one page is missing, whole tables may be */
 		next = after_hole ? next_mapped(ctx->mm, va, ctx->req->start +
 						end * PAGE_SIZE) : va;
+		if (next > va)
+			next = next_fillable(ctx, va, next);
 		if (next > va) {
 			next = (next - ctx->req->start) >> PAGE_SHIFT;
 			memset(ctx->pfns + i, 0, (next - i) * sizeof(*ctx->pfns));
@@ -1491,8 +1712,14 @@ static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
 		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_HUGETLB)))
 			continue;
 		folio = folio_walk_start(&fw, vma, va, 0);
-		if (!folio)
+		if (!folio) {
+			/* A swap or migration entry too: the fill checks */
+			if (may_fill(ctx, vma)) {
+				__set_bit(i, ctx->fill);
+				ctx->has_anon = true;
+			}
 			continue;
+		}
 		after_hole = false;
 		ctx->pfns[i] = page_to_pfn(fw.page);
 		present++;
@@ -1634,6 +1861,7 @@ static int defrag_slice(struct defrag_ctx *ctx, unsigned long first,
 {
 	const struct vma_defrag_request *req = ctx->req;
 	struct vma_defrag_stats *stats = ctx->stats;
+	unsigned long holes;
 	unsigned int i;
 	long present;
 	u64 t1;
@@ -1647,6 +1875,8 @@ static int defrag_slice(struct defrag_ctx *ctx, unsigned long first,
 	ctx->key_pfn = ctx->slice.key >> PAGE_SHIFT;
 	ctx->has_anon = false;
 	bitmap_zero(ctx->thps, nr);
+	if (ctx->fill)
+		bitmap_zero(ctx->fill, nr);
 	bitmap_zero(ctx->refault, nr);
 	bitmap_zero(ctx->retry, nr);
 	ret = choose_aligns(ctx->req, ctx->aligns, &ctx->nr_aligns);
@@ -1655,8 +1885,11 @@ static int defrag_slice(struct defrag_ctx *ctx, unsigned long first,
 
 	present = read_pfns(ctx, 0, nr, ctx->thps);
 	ret = present < 0 && present != -ETIME ? present : 0;
-	/* Nothing populated: nothing to move, and no window to claim */
-	if (present <= 0)
+	if (present < 0)
+		goto out;
+	holes = ctx->fill ? bitmap_weight(ctx->fill, nr) : 0;
+	/* Nothing populated nor to fill: no move, and no window to claim */
+	if (!present && !holes)
 		goto out;
 	stats->present += present;
 
@@ -1677,7 +1910,7 @@ static int defrag_slice(struct defrag_ctx *ctx, unsigned long first,
 		goto out;
 	plan(ctx, 0, nr, ctx->nr_aligns - 1);
 	/* Recount twice as much of the index as this slice spans, and more */
-	defrag_index_put(2 * DIV_ROUND_UP(present, pageblock_nr_pages) +
+	defrag_index_put(2 * DIV_ROUND_UP(present + holes, pageblock_nr_pages) +
 			 DEFRAG_INDEX_RECOUNT, &ctx->until, &ctx->icost,
 			 &ctx->cache);
 	stats->plan_ns += ktime_get_ns() - t1;
@@ -1743,9 +1976,12 @@ static int window_nodes(struct defrag_ctx *ctx)
  * so that they lie on physically contiguous frames congruent with
  * @req->key modulo the largest usable page size of @req->pgsize_bitmap,
  * moving as little as possible and using exchanges where no free frame is
- * at hand; see the top of this file. Pages not populated are left alone:
- * the only pages faulted in are the range's own shmem pages that an
- * exchange unmapped. Best effort: pages that cannot move are counted in
+ * at hand; see the top of this file. Pages not populated are left alone,
+ * unless @req->flags has VMA_DEFRAG_POPULATE: then the holes of private
+ * anonymous VMAs are filled with zeroed pages at their targets (see
+ * "Populating into place" at the top of this file). Otherwise the only
+ * pages faulted in are the range's own shmem pages that an exchange
+ * unmapped. Best effort: pages that cannot move are counted in
  * @stats->failed and left where they are. A range is worked on a slice of
  * key space at a time (1 GiB, or the largest usable page size if larger),
  * so what a request allocates is bounded by the slice, and a sparse range
@@ -1805,6 +2041,12 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 	ctx->seg_thps = bitmap_kvzalloc(array_pages);
 	ctx->refault = bitmap_kvzalloc(array_pages);
 	ctx->retry = bitmap_kvzalloc(array_pages);
+	if (req->flags & VMA_DEFRAG_POPULATE) {
+		ctx->fill = bitmap_kvzalloc(array_pages);
+		ctx->seg_fill = bitmap_kvzalloc(array_pages);
+		if (!ctx->fill || !ctx->seg_fill)
+			goto out;
+	}
 	if (!ctx->pfns || !ctx->scratch || !ctx->thps || !ctx->seg_thps ||
 	    !ctx->refault || !ctx->retry)
 		goto out;
@@ -1826,7 +2068,7 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 			ctx->stop = -EINTR;
 			break;
 		}
-		va = next_mapped(mm, va, end);
+		va = min(next_mapped(mm, va, end), next_fillable(ctx, va, end));
 		mmap_read_unlock(mm);
 		if (va < end)
 			ret = defrag_slice(ctx, done, nr);
@@ -1842,6 +2084,8 @@ out:
 		defrag_claims_splice(req->claims, &ctx->claims);
 	else
 		vma_defrag_unclaim(&ctx->claims);
+	kvfree(ctx->seg_fill);
+	kvfree(ctx->fill);
 	kvfree(ctx->retry);
 	kvfree(ctx->refault);
 	kvfree(ctx->seg_thps);

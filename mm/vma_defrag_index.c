@@ -289,6 +289,17 @@ unsigned long defrag_frames_count(const unsigned long *map, unsigned long from,
 #define PMD_PAGES	BIT(PMD_ORDER)
 
 /*
+ * Copies for filling @holes (VMA_DEFRAG_POPULATE) with @spare free frames
+ * left after the moves: a hole whose target is free costs no more than the
+ * fault it replaces; one whose target is in use gets a page elsewhere,
+ * which is then exchanged with the target's (three copies).
+ */
+static unsigned long fill_cost(unsigned long holes, unsigned long spare)
+{
+	return 3 * (holes - min(holes, spare));
+}
+
+/*
  * THPs of the segment (@thps: bitmap of their first pages, may be NULL)
  * that could not move whole if page 0 went to @anchor: their target is not
  * aligned, or is neither a free block nor a THP.
@@ -331,6 +342,7 @@ static int cmp_ulong(const void *a, const void *b)
  * @thps: bitmap of the pages of the segment where a PMD-sized folio starts,
  *	or NULL
  * @nr: pages in the segment
+ * @holes: pages of the segment not present that the request fills
  * @align: congruence in pages (a power of two)
  * @phase: the anchor must be congruent with @phase modulo @align
  * @scratch: room for @nr PFNs
@@ -339,15 +351,16 @@ static int cmp_ulong(const void *a, const void *b)
  * A window is clean when none of its frames is blocked. Its cost counts a
  * page already at its target as nothing, one that can migrate into a free
  * target as one copy and one that must be exchanged as three, plus
- * THP_SPLIT_COST for each THP that could not move whole.
+ * THP_SPLIT_COST for each THP that could not move whole; a hole as nothing
+ * while free frames the moves do not need are left, an exchange beyond.
  *
  * Return: true if a clean window exists.
  */
 bool vma_defrag_choose_window(const struct vma_defrag_frames *frames,
 			      const unsigned long *pfns,
 			      const unsigned long *thps, unsigned long nr,
-			      unsigned long align, unsigned long phase,
-			      unsigned long *scratch,
+			      unsigned long holes, unsigned long align,
+			      unsigned long phase, unsigned long *scratch,
 			      struct vma_defrag_window *best)
 {
 	unsigned long end = frames->base + frames->nr;
@@ -396,6 +409,7 @@ bool vma_defrag_choose_window(const struct vma_defrag_frames *frames,
 		moves = present - in_place;
 		migrations = min(free, moves);
 		cost = migrations + 3 * (moves - migrations) +
+		       fill_cost(holes, free - migrations) +
 		       thp_splits(frames, pfns, thps, nr, a) * THP_SPLIT_COST;
 		/* Equal cost: more free frames keep more THPs whole */
 		if (!found || cost < best->cost ||
@@ -982,14 +996,19 @@ static unsigned long thp_penalty(const struct vma_defrag_block_map *map,
 	return splits * THP_SPLIT_COST;
 }
 
-/* Copies for @present pages, @in_place of them in place, @free targets */
+/*
+ * Copies for @present pages, @in_place of them in place, and @holes to
+ * fill, with @free targets
+ */
 static unsigned long predicted_cost(unsigned long present,
-				    unsigned long in_place, unsigned long free)
+				    unsigned long in_place, unsigned long holes,
+				    unsigned long free)
 {
 	unsigned long moves = present - min(in_place, present);
 	unsigned long migrations = min(free, moves);
 
-	return migrations + 3 * (moves - migrations);
+	return migrations + 3 * (moves - migrations) +
+	       fill_cost(holes, free - migrations);
 }
 
 /*
@@ -1119,7 +1138,8 @@ vma_defrag_find_regions(const struct vma_defrag_block_map *map,
 			r = (struct vma_defrag_region){
 				.lo = ALIGN_DOWN(a, BLOCK),
 				.hi = ALIGN(a + nr, BLOCK),
-				.cost = predicted_cost(present, in_place, free),
+				.cost = predicted_cost(present, in_place, s->holes,
+						       free),
 			};
 			if (worth_keeping(best, nbest, max, &r))
 				r.cost += thp_penalty(map, s, a);
@@ -1159,7 +1179,8 @@ vma_defrag_find_regions(const struct vma_defrag_block_map *map,
 			.lo = lo,
 			.hi = lo + w.n * BLOCK,
 			.blocked = w.blocked,
-			.cost = predicted_cost(present, in_place, w.free),
+			.cost = predicted_cost(present, in_place, s->holes,
+					       w.free),
 		};
 		if (!worth_keeping(best, nbest, max, &r) ||
 		    vma_defrag_claimed(r.lo, r.hi - r.lo))

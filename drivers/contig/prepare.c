@@ -22,13 +22,17 @@
  *      cannot map PAGE_SIZE is a skip, not an error (contig has nothing to
  *      offer it);
  *   4. the layout as it is (a page-table walk). With CONTIG_DMA_POPULATE,
- *      when the caller's pin would change the range's pages (holes,
- *      pages shared copy-on-write), what the pin will do is done first
- *      (populate_like_pin()) and the layout read again; then nothing
- *      populated, or already one run congruent with the key, ends the
- *      request;
- *   5. mm/vma_defrag.c, bounded by the request's and the policy's bounds,
- *      then the layout again.
+ *      when the caller's pin would change the range's pages: if all it
+ *      would do is fill holes of private anonymous memory, the engine
+ *      fills them at their target frames (VMA_DEFRAG_POPULATE) in step 5,
+ *      with no copy where the target is free; otherwise (pages shared
+ *      copy-on-write, the zero page, shmem holes) what the pin will do is
+ *      done first (populate_like_pin()) and the layout read again. Then
+ *      nothing populated, or already one run congruent with the key, ends
+ *      the request;
+ *   5. mm/vma_defrag.c, bounded by the request's and the policy's bounds;
+ *      holes it left are then populated as the pin would, and the layout
+ *      read again.
  *
  * Every call is counted (stats.c) and traced, whatever its outcome. A
  * failure is only reported, never fatal: the caller pins and maps the
@@ -41,6 +45,7 @@
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sizes.h>
+#include <linux/userfaultfd_k.h>
 #include <linux/vma_defrag.h>
 
 #include "internal.h"
@@ -240,6 +245,21 @@ static int populate_like_pin(struct mm_struct *mm,
 	return ret;
 }
 
+/*
+ * Can the engine fill the holes of the range (VMA_DEFRAG_POPULATE)? One
+ * private anonymous VMA (contig_dma_check_vmas() passed) that the pin
+ * could fault in: writable for a writable pin. Not under userfaultfd.
+ */
+static bool anon_fillable(struct mm_struct *mm, unsigned long start,
+			  bool write)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, start);
+
+	return vma && vma_is_anonymous(vma) &&
+	       (vma->vm_flags & (write ? VM_WRITE : VM_READ)) &&
+	       !userfaultfd_armed(vma);
+}
+
 static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 		   struct contig_dma_result *res)
 {
@@ -255,7 +275,8 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 		.stop = req->stop,
 		.stop_arg = req->stop_arg,
 	};
-	bool madvised, privileged = may_touch_others(req);
+	bool madvised, fillable, fill = false;
+	bool privileged = may_touch_others(req);
 	bool pin_write = req->flags & CONTIG_DMA_PIN_WRITE;
 	struct contig_layout populated;
 	unsigned long max_pages;
@@ -281,6 +302,7 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	ret = contig_dma_check_vmas(mm, req->start, req->len, true, &madvised);
+	fillable = !ret && anon_fillable(mm, req->start, pin_write);
 	mmap_read_unlock(mm);
 	if (ret)
 		return ret;
@@ -299,9 +321,19 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 		return ret;
 	res->after = res->before;
 	populated = res->before;
-	/* The pages the pin will give the device, before placing them */
-	if ((req->flags & CONTIG_DMA_POPULATE) &&
-	    pin_changes(&res->before)) {
+	/*
+	 * Holes alone, in memory the engine can fill: it fills them at their
+	 * targets, and the pin does what is left (below).
+	 */
+	if ((req->flags & CONTIG_DMA_POPULATE) && fillable &&
+	    res->before.present < res->before.pages &&
+	    !res->before.cow_shared && !res->before.zero) {
+		fill = true;
+		dreq.flags |= VMA_DEFRAG_POPULATE |
+			      (pin_write ? VMA_DEFRAG_POPULATE_WRITE : 0);
+	} else if ((req->flags & CONTIG_DMA_POPULATE) &&
+		   pin_changes(&res->before)) {
+		/* The pages the pin will give the device, before placing them */
 		ret = populate_like_pin(mm, req, pin_write);
 		if (ret == -EINTR)
 			return ret;
@@ -320,12 +352,12 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 				       populated.cow_shared);
 	}
 	/* Nothing but the shared zero page, which never moves, is empty */
-	if (populated.present == populated.zero) {
+	if (!fill && populated.present == populated.zero) {
 		res->outcome = CONTIG_DMA_SKIP_EMPTY;
 		return 0;
 	}
-	if (contig_dma_in_place(&populated, req->key, req->len,
-				dreq.pgsize_bitmap)) {
+	if (!fill && contig_dma_in_place(&populated, req->key, req->len,
+					 dreq.pgsize_bitmap)) {
 		res->outcome = CONTIG_DMA_IN_PLACE;
 		return 0;
 	}
@@ -341,8 +373,24 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 	ret = vma_defrag_range(mm, &dreq, &res->moves);
 	if (ret && ret != -EINTR)
 		return ret;
+	if (fill && !ret) {
+		/*
+		 * Holes the engine did not fill (a chunk with no window, a
+		 * budget that ran out): what the pin will do to them is done
+		 * now, so that the layout below is what the device gets.
+		 */
+		ret = contig_layout_query(mm, req->start, req->len, req->key,
+					  &populated);
+		if (!ret && pin_changes(&populated))
+			ret = populate_like_pin(mm, req, pin_write);
+		if (ret != -EINTR)
+			ret = 0;
+	}
 	/* Also after a fatal signal: the caller learns what was moved */
 	contig_layout_query(mm, req->start, req->len, req->key, &res->after);
+	if (fill)
+		res->populated = fewer(res->after.present - res->after.zero,
+				       res->before.present - res->before.zero);
 	return ret;
 }
 

@@ -29,8 +29,22 @@ struct mm_struct;
  * CAP_SYS_NICE.
  */
 #define VMA_DEFRAG_FREE_ONLY		BIT(1)
+/*
+ * Populate into place: the holes of the range's private anonymous VMAs
+ * are planned like present pages, and each is filled with a zeroed page
+ * allocated at its target frame (taken from the buddy allocator) and
+ * mapped there, as a fault would map it; a hole whose target is in use
+ * gets a page allocated elsewhere, which then moves like any other. For a
+ * caller about to pin the range, which would fault the holes in anyway.
+ * Shmem holes are left alone.
+ */
+#define VMA_DEFRAG_POPULATE		BIT(2)
+/* With VMA_DEFRAG_POPULATE: the pin will write, map the new pages writable */
+#define VMA_DEFRAG_POPULATE_WRITE	BIT(3)
 #define VMA_DEFRAG_FLAGS		(VMA_DEFRAG_EXCHANGE_ONLY | \
-					 VMA_DEFRAG_FREE_ONLY)
+					 VMA_DEFRAG_FREE_ONLY | \
+					 VMA_DEFRAG_POPULATE | \
+					 VMA_DEFRAG_POPULATE_WRITE)
 
 struct defrag_claim;
 
@@ -113,6 +127,8 @@ enum vma_defrag_fail {
  * @pages: base pages in the range
  * @present: pages populated when the request started
  * @in_place: pages found at their target
+ * @populated: holes filled (VMA_DEFRAG_POPULATE): zeroed pages mapped
+ * @populated_in_place: of @populated, those allocated at their target
  * @migrated: pages migrated into a free target frame (a page of a chunk
  *	that was anchored again counts each time it moved)
  * @exchanged: pages exchanged with the target frame's owner (likewise)
@@ -139,6 +155,8 @@ struct vma_defrag_stats {
 	unsigned long pages;
 	unsigned long present;
 	unsigned long in_place;
+	unsigned long populated;
+	unsigned long populated_in_place;
 	unsigned long migrated;
 	unsigned long exchanged;
 	unsigned long thp_moved;
@@ -285,6 +303,10 @@ struct vma_defrag_block_map {
  *	range's own pages in place among them: the range moves whole)
  * @has_anon: mapped shmem frames are blocked too
  * @pfns: PFN of each page of the segment, 0 if not present
+ * @holes: pages of the segment not present that the request fills
+ *	(VMA_DEFRAG_POPULATE): a hole at a free target costs nothing, one at
+ *	a target in use a copy
+ * @fill: bitmap of those holes, or NULL
  * @thps: bitmap of the pages of the segment where a PMD-sized folio
  *	starts, or NULL
  * @nr: pages in the segment
@@ -300,6 +322,8 @@ struct vma_defrag_search {
 	bool free_only;
 	bool has_anon;
 	const unsigned long *pfns;
+	unsigned long holes;
+	const unsigned long *fill;
 	const unsigned long *thps;
 	unsigned long nr;
 	unsigned long align;
@@ -331,8 +355,8 @@ bool vma_defrag_claimed(unsigned long pfn, unsigned long nr);
 bool vma_defrag_choose_window(const struct vma_defrag_frames *frames,
 			      const unsigned long *pfns,
 			      const unsigned long *thps, unsigned long nr,
-			      unsigned long align, unsigned long phase,
-			      unsigned long *scratch,
+			      unsigned long holes, unsigned long align,
+			      unsigned long phase, unsigned long *scratch,
 			      struct vma_defrag_window *best);
 #if IS_ENABLED(CONFIG_KUNIT)
 int vma_defrag_find_regions(const struct vma_defrag_block_map *map,

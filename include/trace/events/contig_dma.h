@@ -55,6 +55,7 @@ TRACE_EVENT(contig_dma_prepare,
 			     __field(unsigned long, migrated)
 			     __field(unsigned long, exchanged)
 			     __field(unsigned long, populated)
+			     __field(unsigned long, populated_in_place)
 			     __field(unsigned long, failed)
 			     __field(unsigned long, node_refused)
 			     __field(unsigned long, runs_before)
@@ -77,6 +78,8 @@ TRACE_EVENT(contig_dma_prepare,
 			   __entry->migrated = res->moves.migrated;
 			   __entry->exchanged = res->moves.exchanged;
 			   __entry->populated = res->populated;
+			   __entry->populated_in_place =
+				res->moves.populated_in_place;
 			   __entry->failed = vma_defrag_failed(&res->moves);
 			   __entry->node_refused = res->moves.node_refused;
 			   __entry->runs_before = res->before.runs;
@@ -88,12 +91,13 @@ TRACE_EVENT(contig_dma_prepare,
 			   __entry->plan_ns = res->moves.plan_ns;
 			   __entry->index_ns = res->moves.index_ns;
 			   __entry->search_ns = res->moves.search_ns;),
-	    TP_printk("start=0x%lx len=0x%lx key=0x%llx pgsizes=0x%lx user=%s outcome=%s ret=%d in_place=%lu migrated=%lu exchanged=%lu populated=%lu failed=%lu node_refused=%lu runs=%lu->%lu chunks_2m=%lu chunks_1g=%lu partial=%d ns=%llu plan_ns=%llu index_ns=%llu search_ns=%llu",
+	    TP_printk("start=0x%lx len=0x%lx key=0x%llx pgsizes=0x%lx user=%s outcome=%s ret=%d in_place=%lu migrated=%lu exchanged=%lu populated=%lu populated_in_place=%lu failed=%lu node_refused=%lu runs=%lu->%lu chunks_2m=%lu chunks_1g=%lu partial=%d ns=%llu plan_ns=%llu index_ns=%llu search_ns=%llu",
 		      __entry->start, __entry->len, __entry->key,
 		      __entry->pgsizes, show_contig_dma_user(__entry->user),
 		      show_contig_dma_outcome(__entry->outcome), __entry->ret,
 		      __entry->in_place, __entry->migrated, __entry->exchanged,
-		      __entry->populated, __entry->failed, __entry->node_refused,
+		      __entry->populated, __entry->populated_in_place,
+		      __entry->failed, __entry->node_refused,
 		      __entry->runs_before,
 		      __entry->runs_after, __entry->chunks_2m,
 		      __entry->chunks_1g, __entry->partial, __entry->ns,

@@ -49,6 +49,58 @@ vfio_policy_sides() {
 	contig_policy madvise
 }
 
+# populate_policy_sides SIZE REPS IOVA: on the memory as it is, a SIZE MiB
+# buffer of 4 KiB pages (MADV_NOHUGEPAGE) of which 0 %, 50 % or 100 % is
+# written before a VFIO type1 map at IOVA (vfio_edu) and before an
+# ibv_reg_mr (rdma_loopback), policy never REPS times, then always REPS
+# times (an "always" run frees a contiguous buffer that a later "never"
+# run would get: never first). Then an unwritten MADV_HUGEPAGE buffer
+# (the fault path compacts for THPs) both ways. Each run's JSON carries
+# its repetition and contig's pages_populated(_in_place) deltas; the
+# report compares medians. Leaves the policy at "madvise".
+populate_policy_sides() {
+	size=$1 reps=$2 iova=$3
+	for pct in 0 50 100; do
+		for policy in never always; do
+			contig_policy $policy || fail_bench "contig policy $policy"
+			rep=1
+			while [ $rep -le "$reps" ]; do
+				populate_run "$size" vfio nothp $pct $policy $rep "$iova"
+				populate_run "$size" rdma nothp $pct $policy $rep "$iova"
+				rep=$((rep + 1))
+			done
+		done
+	done
+	for policy in never always; do
+		contig_policy $policy || fail_bench "contig policy $policy"
+		populate_run "$size" vfio thp 0 $policy 1 "$iova"
+	done
+	contig_policy madvise
+}
+
+# populate_run SIZE vfio|rdma BACKING PCT POLICY REP IOVA: one run of
+# populate_policy_sides
+populate_run() {
+	size=$1 what=$2 backing=$3 pct=$4 policy=$5 rep=$6 iova=$7
+	stats=/sys/kernel/mm/contig_dma/stats
+	pop=$(cat $stats/pages_populated)
+	inplace=$(cat $stats/pages_populated_in_place)
+	if [ "$what" = vfio ]; then
+		out=$(vfio_edu --size "$size" --iova "$iova" --offsets 16 \
+			--backing "$backing" --populated "$pct" --json) ||
+			fail_bench "vfio_edu $backing $pct %, policy $policy, $size MiB"
+	else
+		out=$(rdma_loopback --size "$size" --peer-size 16 --offsets 16 \
+			--backing "$backing" --populated "$pct" --skip-extra \
+			--json 2>/tmp/rdma.err) ||
+			{ cat /tmp/rdma.err; fail_bench "rdma_loopback $pct %, policy $policy, $size MiB"; }
+	fi
+	pop=$(($(cat $stats/pages_populated) - pop))
+	inplace=$(($(cat $stats/pages_populated_in_place) - inplace))
+	emit populate-${size}M fragmented "$what/$backing/$pct/$policy" \
+		"{\"rep\": $rep, \"populated\": $pop, \"populated_in_place\": $inplace, \"run\": ${out:-null}}"
+}
+
 # The clean 2 MiB and 1 GiB windows contig could fill now, as JSON
 # (/sys/kernel/debug/contig/windows).
 windows_json() {

@@ -392,6 +392,38 @@ static void populate_into_place(struct kunit *test)
 }
 
 /*
+ * A whole 2 MiB of a THP VMA (enabled=always in the test guest), nothing
+ * populated and no page table yet: one PMD-mapped THP at a free congruent
+ * block, zeroed, writable, the range in place.
+ */
+static void populate_thp(struct kunit *test)
+{
+	unsigned long a = user_mem_map_anon(test, 2 * SZ_2M, 0), pfn;
+	struct contig_dma_result res;
+	struct folio *folio;
+
+	a = ALIGN(a, SZ_2M);
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
+					       &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
+	KUNIT_EXPECT_EQ(test, res.moves.populated_thp, 1);
+	KUNIT_EXPECT_EQ(test, res.moves.populated_in_place, 512);
+	KUNIT_EXPECT_EQ(test, res.populated, 512);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	if (res.moves.populated_thp != 1)
+		log_moves(test, &res);
+	folio = user_mem_folio_at(a, &pfn);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_EQ(test, folio_order(folio), HPAGE_PMD_ORDER);
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED(pfn, HPAGE_PMD_NR));
+	KUNIT_EXPECT_TRUE(test, folio_test_anon(folio));
+	folio_put(folio);
+	user_mem_check_zero(test, a, SZ_2M);
+	user_mem_fill(test, a, SZ_2M, 6);
+	user_mem_check(test, a, SZ_2M, 6);
+}
+
+/*
  * Holes whose targets are other pages' frames: with exchanges only, every
  * hole gets a page elsewhere, which then swaps with the target's owner
  * (often the interleaved buffer): that owner's data, the range's data and
@@ -588,6 +620,7 @@ static struct kunit_case contig_dma_cases[] = {
 	KUNIT_CASE(prepare_empty_and_bad),
 	KUNIT_CASE_SLOW(populate_holes),
 	KUNIT_CASE_SLOW(populate_into_place),
+	KUNIT_CASE_SLOW(populate_thp),
 	KUNIT_CASE_SLOW(populate_holes_exchange_only),
 	KUNIT_CASE_SLOW(populate_not_asked),
 	KUNIT_CASE_SLOW(populate_read_only_anon),

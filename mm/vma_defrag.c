@@ -91,7 +91,9 @@
  * copy. A hole whose target is in use gets a page where a fault would
  * allocate it, which is then exchanged with the target's folio; without
  * the right to touch other processes' pages (VMA_DEFRAG_FREE_ONLY) it is
- * left to the pin. Holes under userfaultfd, shmem holes and holes the pin
+ * left to the pin. A whole PMD of holes in a VMA that allows THPs, whose
+ * targets are a whole free block, gets one PMD-mapped THP there, as a THP
+ * fault would map it (fill_thp()). Holes under userfaultfd, shmem holes and holes the pin
  * could not fault in (no VM_WRITE for a writable pin) are left alone.
  *
  * The request is bounded: it reschedules, stops on a fatal signal, and
@@ -123,6 +125,7 @@
 #include <linux/userfaultfd_k.h>
 #include <linux/vma_defrag.h>
 #include <linux/workqueue.h>
+#include <asm/pgalloc.h>
 #include <linux/xarray.h>
 #include <kunit/static_stub.h>
 #include <kunit/visibility.h>
@@ -1214,7 +1217,7 @@ static int install_hole(struct defrag_ctx *ctx, unsigned long va,
 	bool write = ctx->req->flags & VMA_DEFRAG_POPULATE_WRITE;
 	struct mm_struct *mm = ctx->mm;
 	struct vm_area_struct *vma;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* of the page table */
 	pte_t *pte, entry;
 	pmd_t *pmd;
 	int ret;
@@ -1270,6 +1273,112 @@ put:
 		folio_put(folio);
 	return ret;
 }
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+/*
+ * Fill the holes [@index, @index + HPAGE_PMD_NR) with one PMD-mapped THP,
+ * as a THP fault would (__do_huge_pmd_anonymous_page()), when they are a
+ * whole PMD of a VMA that allows THPs (its flags and the sysfs settings,
+ * as in a fault), with no page table below it, and their targets a whole
+ * free block: one zeroing of 2 MiB, one entry, the CPU's large TLB entry
+ * too. Returns true if it did; false leaves everything as it was, for the
+ * page-by-page fill.
+ */
+static bool fill_thp(struct defrag_ctx *ctx, const struct defrag_segment *seg,
+		     unsigned long index, unsigned long target)
+{
+	unsigned long va = ctx->req->start + index * PAGE_SIZE;
+	unsigned long end = index + HPAGE_PMD_NR;
+	bool write = ctx->req->flags & VMA_DEFRAG_POPULATE_WRITE;
+	struct mm_struct *mm = ctx->mm;
+	struct vm_area_struct *vma;
+	struct folio *folio = NULL;
+	struct page *held;
+	pgtable_t pgtable;
+	spinlock_t *ptl;	/* of the PMD */
+	pmd_t *pmd, entry;
+	pud_t *pud;
+	p4d_t *p4d;
+
+	if (pageblock_order != HPAGE_PMD_ORDER ||
+	    !IS_ALIGNED(va, HPAGE_PMD_SIZE) ||
+	    !IS_ALIGNED(target, HPAGE_PMD_NR) ||
+	    end > seg->first + seg->nr ||
+	    (ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY) ||
+	    find_next_zero_bit(ctx->fill, end, index) < end)
+		return false;
+	if (mmap_read_lock_killable(mm))
+		return false;
+	vma = vma_lookup(mm, va);
+	if (!vma || !may_fill(ctx, vma) || va + HPAGE_PMD_SIZE > vma->vm_end ||
+	    !thp_vma_allowable_order(vma, vma->vm_flags,
+				     TVA_IN_PF | TVA_ENFORCE_SYSFS,
+				     HPAGE_PMD_ORDER) ||
+	    test_bit(MMF_UNSTABLE, &mm->flags) || anon_vma_prepare(vma))
+		goto unlock;
+	p4d = p4d_alloc(mm, pgd_offset(mm, va), va);
+	pud = p4d ? pud_alloc(mm, p4d, va) : NULL;
+	pmd = pud ? pmd_alloc(mm, pud, va) : NULL;
+	if (!pmd || !pmd_none(pmdp_get(pmd)))
+		goto unlock;
+	/* A whole free block at the target, taken as one THP-shaped folio */
+	if (!xa_load(&ctx->held, target) && target_free(target) &&
+	    take_free(ctx, target, HPAGE_PMD_ORDER) == -EBUSY) {
+		drain_all_pages(page_zone(pfn_to_page(target)));
+		take_free(ctx, target, HPAGE_PMD_ORDER);
+	}
+	held = held_at(ctx, target, HPAGE_PMD_ORDER);
+	if (!held || folio_order(page_folio(held)) != HPAGE_PMD_ORDER)
+		goto unlock;
+	xa_erase(&ctx->held, target);
+	folio = page_folio(held);
+	if (mem_cgroup_charge(folio, mm, GFP_KERNEL))
+		goto unlock;
+	pgtable = pte_alloc_one(mm);
+	if (!pgtable)
+		goto unlock;
+	folio_zero_user(folio, va);
+	__folio_mark_uptodate(folio);
+	ptl = pmd_lock(mm, pmd);
+	if (!pmd_none(pmdp_get(pmd))) {
+		spin_unlock(ptl);
+		pte_free(mm, pgtable);
+		goto unlock;
+	}
+	entry = mk_huge_pmd(&folio->page, vma->vm_page_prot);
+	if (write && (vma->vm_flags & VM_WRITE))
+		entry = pmd_mkwrite(pmd_mkdirty(entry), vma);
+	folio_add_new_anon_rmap(folio, vma, va, RMAP_EXCLUSIVE);
+	folio_add_lru_vma(folio, vma);
+	pgtable_trans_huge_deposit(mm, pmd, pgtable);
+	set_pmd_at(mm, va, pmd, entry);
+	update_mmu_cache_pmd(vma, va, pmd);
+	add_mm_counter(mm, MM_ANONPAGES, HPAGE_PMD_NR);
+	mm_inc_nr_ptes(mm);
+	deferred_split_folio(folio, false);
+	spin_unlock(ptl);
+	mmap_read_unlock(mm);
+
+	bitmap_clear(ctx->fill, index, HPAGE_PMD_NR);
+	ctx->stats->populated += HPAGE_PMD_NR;
+	ctx->stats->populated_in_place += HPAGE_PMD_NR;
+	ctx->stats->populated_thp++;
+	ctx->moved += HPAGE_PMD_NR;
+	return true;
+unlock:
+	mmap_read_unlock(mm);
+	/* Uncharged, if it was, and given back to the allocator */
+	if (folio)
+		folio_put(folio);
+	return false;
+}
+#else
+static bool fill_thp(struct defrag_ctx *ctx, const struct defrag_segment *seg,
+		     unsigned long index, unsigned long target)
+{
+	return false;
+}
+#endif
 
 /*
  * Fill hole @index, whose frame is @target: with that frame when it is
@@ -1345,6 +1454,8 @@ static unsigned long defrag_page(struct defrag_ctx *ctx,
 		if (!supported) {
 			ctx->stats->failed[VMA_DEFRAG_FAIL_UNSUPPORTED]++;
 		} else if (ctx->fill && test_bit(index, ctx->fill)) {
+			if (fill_thp(ctx, seg, index, target))
+				return 1UL << PMD_ORDER;
 			return fill_hole(ctx, index, target);
 		} else if (ctx->pfns[index] && !ctx->retrying) {
 			/*

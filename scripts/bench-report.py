@@ -118,6 +118,22 @@ def metrics(rec, events):
         out.update({"regress_checks": r["checks"],
                     "regress_failed": r["failed"],
                     "regress_failures": ", ".join(r["failures"]) or "-"})
+    elif rec["scenario"].startswith("populate-"):
+        run = r.get("run") or {}
+        what, backing, pct, policy = rec["side"].split("/")
+        out.update({
+            "what": what, "backing": backing, "pct": int(pct),
+            "policy": policy, "rep": r.get("rep"),
+            "populated": r.get("populated"),
+            "populated_in_place": r.get("populated_in_place"),
+            "size_mib": run.get("size_mib"),
+            "time_us": run.get("map_us" if what == "vfio" else
+                               "reg_first_us"),
+            "runs": run.get("runs" if what == "vfio" else "sg_entries"),
+            "chunks_2m": run.get("chunks_2m"),
+            "leaves_2m": run.get("leaves_2m"),
+            "map_calls": run.get("map_calls"),
+        })
     elif rec["scenario"] in ("prepare-scale", "prepare-nowindow"):
         out["scale"] = r
     elif rec["scenario"].startswith("contigctl-"):
@@ -361,7 +377,83 @@ def plot_perftest(points, png):
     return None
 
 
-SEPARATE_TABLES = ("vfio-policy", "rdma-policy", "perftest", "prepare-scale")
+SEPARATE_TABLES = ("vfio-policy", "rdma-policy", "perftest", "prepare-scale",
+                   "populate-")
+
+
+def populate_table(results):
+    """Memory written only in part before a VFIO map or an ibv_reg_mr:
+    policy never against always, per share written. Times are medians
+    (min-max) over the repetitions, the ratio that of the medians; the
+    layout is the first repetition's (later runs find memory the earlier
+    ones freed). Targets (issue 17): unwritten, always at most 1.0x never
+    with every 2 MiB chunk made; half written, every chunk and no slower
+    than the fully written always run; MADV_HUGEPAGE unwritten, always
+    faster than never."""
+    rows = [r for r in results if r["scenario"].startswith("populate-")]
+    if not rows:
+        return
+    groups = {}
+    for r in rows:
+        key = (r["what"], r["backing"], r["pct"])
+        groups.setdefault(key, {}).setdefault(r["policy"], []).append(r)
+
+    def ms(runs):
+        t = [r["time_us"] for r in runs if r.get("time_us") is not None]
+        if not t:
+            return None, "-"
+        med = median(t)
+        return med, f"{med / 1e3:.0f} ({min(t) / 1e3:.0f}-{max(t) / 1e3:.0f})"
+
+    def layout(r):
+        if r is None:
+            return "-"
+        s = f"{r['runs']} / {r['chunks_2m']}"
+        return s + (f" / {r['map_calls']}" if r["what"] == "vfio" else "")
+
+    print()
+    print("Populate into place (issue 17): a buffer written only in part "
+          "before the map or registration, fragmented memory; ms median "
+          "(min-max) over the repetitions; layout of the first: runs / "
+          "2 MiB chunks (/ map calls for VFIO)")
+    head = ["buffer", "never layout", "always layout", "never ms",
+            "always ms", "always/never", "populated (in place)", "target",
+            "verdict"]
+    lines = []
+    full = {what: ms(sides.get("always", []))[0]
+            for (what, backing, pct), sides in groups.items()
+            if pct == 100 and backing == "nothp"}
+    for (what, backing, pct), sides in sorted(groups.items()):
+        nv, al = sides.get("never", []), sides.get("always", [])
+        nmed, ncell = ms(nv)
+        amed, acell = ms(al)
+        ratio = amed / nmed if nmed and amed else None
+        first = al[0] if al else None
+        size = (first or (nv[0] if nv else {})).get("size_mib") or 0
+        chunks = size // 2
+        if backing == "thp":
+            target = "< 1.0x"
+            ok = ratio is not None and ratio < 1.0
+        elif pct == 0:
+            target = f"<= 1.0x, {chunks} chunks"
+            ok = (ratio is not None and ratio <= 1.0 and first and
+                  first["chunks_2m"] == chunks)
+        elif pct == 50:
+            target = f"{chunks} chunks, <= 100 % always"
+            ok = (first and first["chunks_2m"] == chunks and
+                  amed is not None and full.get(what) is not None and
+                  amed <= full[what])
+        else:
+            target, ok = "", None
+        lines.append([
+            f"{'VFIO type1' if what == 'vfio' else 'ibv_reg_mr'} "
+            f"{size} MiB {backing} {pct} % written",
+            layout(nv[0] if nv else None), layout(first), ncell, acell,
+            f"{ratio:.2f}x" if ratio else "-",
+            f"{first['populated']} ({first['populated_in_place']})"
+            if first else "-",
+            target, "" if ok is None else ("met" if ok else "missed")])
+    print_rows(head, lines)
 
 
 def table(results):
@@ -583,6 +675,7 @@ def main():
         table(results)
         vfio_table(results)
         rdma_table(results)
+        populate_table(results)
         scale_table(results)
         nowindow_table(results)
         png = args.json.rsplit("/", 1)[0] + "/perftest-bw" + (

@@ -40,6 +40,7 @@ static struct contig_dma_counters {
 	atomic64_t pages_failed[NR_VMA_DEFRAG_FAIL];
 	atomic64_t thp_moved;
 	atomic64_t thp_split;
+	atomic64_t thp_populated;
 	atomic64_t time_ns;
 	atomic64_t chunks_1g;
 	atomic64_t chunks_2m;
@@ -110,6 +111,7 @@ void contig_dma_account(const struct contig_dma_request *req,
 		add(&counters.pages_failed[i], m->failed[i]);
 	add(&counters.thp_moved, m->thp_moved);
 	add(&counters.thp_split, m->thp_split);
+	add(&counters.thp_populated, m->populated_thp);
 	count_vm_events(CONTIG_DMA_MIGRATED, m->migrated);
 	count_vm_events(CONTIG_DMA_EXCHANGED, m->exchanged);
 	count_vm_events(CONTIG_DMA_FAILED, failed);
@@ -158,6 +160,7 @@ STAT_ATTR(pages_failed_split, pages_failed[VMA_DEFRAG_FAIL_SPLIT]);
 STAT_ATTR(pages_failed_no_window, pages_failed[VMA_DEFRAG_FAIL_NO_WINDOW]);
 STAT_ATTR(thp_moved, thp_moved);
 STAT_ATTR(thp_split, thp_split);
+STAT_ATTR(thp_populated, thp_populated);
 STAT_ATTR(time_ns, time_ns);
 STAT_ATTR(chunks_1g, chunks_1g);
 STAT_ATTR(chunks_2m, chunks_2m);
@@ -185,6 +188,7 @@ static struct attribute *stats_attrs[] = {
 	&stat_pages_failed_no_window.attr.attr,
 	&stat_thp_moved.attr.attr,
 	&stat_thp_split.attr.attr,
+	&stat_thp_populated.attr.attr,
 	&stat_time_ns.attr.attr,
 	&stat_chunks_1g.attr.attr,
 	&stat_chunks_2m.attr.attr,

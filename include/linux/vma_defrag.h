@@ -129,6 +129,7 @@ enum vma_defrag_fail {
  * @in_place: pages found at their target
  * @populated: holes filled (VMA_DEFRAG_POPULATE): zeroed pages mapped
  * @populated_in_place: of @populated, those allocated at their target
+ * @populated_thp: of those, PMD-mapped THPs filled whole
  * @migrated: pages migrated into a free target frame (a page of a chunk
  *	that was anchored again counts each time it moved)
  * @exchanged: pages exchanged with the target frame's owner (likewise)
@@ -157,6 +158,7 @@ struct vma_defrag_stats {
 	unsigned long in_place;
 	unsigned long populated;
 	unsigned long populated_in_place;
+	unsigned long populated_thp;
 	unsigned long migrated;
 	unsigned long exchanged;
 	unsigned long thp_moved;

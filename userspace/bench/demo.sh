@@ -80,6 +80,14 @@ vfio_policy_sides 256 64 2 0x200000000 0x300000000 0x400000000 0x500000000
 # 256 MiB registration, and perftest's bandwidth, never against always.
 guest_rxe_up || fail_bench "rxe setup"
 rdma_policy_sides 256 2
+# Memory not written before the map or the registration (a VMM's guest
+# RAM, a fresh pool): contig fills it at its target frames.
+for policy in never always; do
+	contig_policy $policy || fail_bench "contig policy $policy"
+	populate_run 64 vfio nothp 0 $policy 1 0x600000000
+	populate_run 64 rdma nothp 0 $policy 1 0x600000000
+done
+contig_policy madvise
 perftest_policy_sweep 65536 8388608
 
 stop_fragmenter || fail_bench "fragmenter found corrupt pages"

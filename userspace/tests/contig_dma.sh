@@ -121,6 +121,41 @@ if [ -n "$addr" ]; then
 		fail "/proc/vmstat contig_dma_request went from '$vm_before' to '$vm_after'"
 fi
 
+# PREPARE --populate=write at another process's 16 MiB, of which only
+# every other page was ever written: the holes are filled (most at their
+# target frames, on this quiet memory), every page is then present in one
+# congruent run, and the holder finds its pages intact and the holes zero.
+rm -f $fifo
+mkfifo $fifo
+contig_dma_test --hold-half $fifo 16 > /tmp/contig_dma.half 2>&1 &
+half=$!
+read -r haddr hpid < $fifo
+rm -f $fifo
+if [ -z "$haddr" ] || [ "$hpid" != "$half" ]; then
+	cat /tmp/contig_dma.half
+	fail "the half-written holder did not start (read '$haddr' '$hpid', pid $half)"
+else
+	in_place=$(cat $SYS/stats/pages_populated_in_place)
+	if run 0 "prepare --populate=write" contigctl prepare --pid "$hpid" \
+		--populate=write --json "$haddr" 16M; then
+		pop=$(echo "$out" | sed -n 's/.*"populated": *\([0-9][0-9]*\)}.*/\1/p')
+		after=$(json_num "$out" after runs)
+		chunks=$(json_num "$out" after chunks_2m)
+		in_place=$(($(cat $SYS/stats/pages_populated_in_place) - in_place))
+		log "prepare --populate: ${pop:-?} pages populated ($in_place at their target), ${after:-?} runs, ${chunks:-?} congruent 2 MiB chunks"
+		[ "$pop" = 2048 ] || fail "prepare --populate: populated '${pop}', expected 2048"
+		[ "$in_place" -gt 0 ] || fail "prepare --populate: no hole filled at its target"
+		[ "$chunks" = 8 ] || fail "prepare --populate: ${chunks:-?} chunks, expected 8"
+	fi
+	kill -TERM "$half"
+	wait "$half" || fail "the half-written holder exited $?"
+	cat /tmp/contig_dma.half
+	grep -q "now 4096 present pages, [0-9]* runs, 8 congruent" /tmp/contig_dma.half ||
+		fail "the holder did not see 4096 present pages in 8 congruent chunks"
+	grep -q "VERIFY pages=4096 corrupt=0" /tmp/contig_dma.half ||
+		fail "the half-written buffer was not verified intact"
+fi
+
 if run 0 "stats" contigctl stats; then
 	n=$(echo "$out" | sed -n 's/^[[:space:]]*requests[[:space:]:=]*\([0-9][0-9]*\).*/\1/p' | head -n 1)
 	log "stats: requests ${n:-?} (sysfs: $(cat $SYS/stats/requests 2>/dev/null))"

@@ -29,6 +29,9 @@
  * at this process: map a scattered, patterned buffer of MIB MiB (64 by
  * default), write "ADDR PID" to FIFO, wait for SIGTERM, then verify the
  * buffer; exit 0 if it is intact.
+ *
+ * --hold-half FIFO MIB: the same for contig_dma.sh's PREPARE --populate
+ * row, with a buffer of which only every other page was ever written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1869,6 +1872,74 @@ static int hold(const char *fifo, unsigned long len)
 	return bad ? 1 : 0;
 }
 
+/* The word --hold-half writes at word @w of page @i */
+static uint64_t half_word(unsigned long i, unsigned long w)
+{
+	return 0x9e3779b97f4a7c15ULL * (i + 1) ^ w;
+}
+
+/*
+ * --hold-half FIFO MIB: for contig_dma.sh's PREPARE --populate row. Holds
+ * MIB MiB of 4 KiB pages (MADV_NOHUGEPAGE) of which only the even pages
+ * are written, the odd ones never touched; stopped, it prints the layout
+ * and checks that the even pages hold what was written and the odd ones
+ * read zero, whatever populated and moved them meanwhile.
+ */
+static int hold_half(const char *fifo, unsigned long len)
+{
+	unsigned long pages = len / PAGE_SZ, i, w, bad = 0;
+	const unsigned long words = PAGE_SZ / sizeof(uint64_t);
+	struct layout l;
+	uint64_t *a;
+	sigset_t set;
+	int fd, sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	fd = open(fifo, O_WRONLY);
+	if (fd < 0) {
+		fprintf(stderr, PROG ": %s: %s\n", fifo, strerror(errno));
+		return 2;
+	}
+	/* 2 MiB aligned, so that PREPARE keyed by the VA has whole chunks */
+	a = mmap(NULL, len + 2 * MIB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a != MAP_FAILED)
+		a = (uint64_t *)(((uintptr_t)a + 2 * MIB - 1) & ~(2 * MIB - 1));
+	if (a == MAP_FAILED || madvise(a, len, MADV_NOHUGEPAGE)) {
+		fprintf(stderr, PROG ": hold-half: mapping: %s\n",
+			strerror(errno));
+		return 2;
+	}
+	for (i = 0; i < pages; i += 2)
+		for (w = 0; w < words; w++)
+			a[i * words + w] = half_word(i, w);
+	if (!layout_from_pagemap(0, (uintptr_t)a, len, (uintptr_t)a, &l))
+		printf(PROG ": hold-half: %lu MiB at %p, pid %d: %lu present pages in %lu runs\n",
+		       len / MIB, (void *)a, (int)getpid(), l.present, l.runs);
+	fflush(stdout);
+	if (dprintf(fd, "%#lx %d\n", (unsigned long)a, (int)getpid()) < 0) {
+		fprintf(stderr, PROG ": %s: %s\n", fifo, strerror(errno));
+		return 2;
+	}
+	close(fd);
+	sigwait(&set, &sig);
+	/* Before reading: a read would fault the zero page into the holes */
+	if (!layout_from_pagemap(0, (uintptr_t)a, len, (uintptr_t)a, &l))
+		printf(PROG ": hold-half: now %lu present pages, %lu runs, %lu congruent 2 MiB chunks\n",
+		       l.present, l.runs, l.chunks_2m);
+	for (i = 0; i < pages; i++) {
+		for (w = 0; w < words; w++)
+			if (a[i * words + w] != (i % 2 ? 0 : half_word(i, w)))
+				break;
+		bad += w < words;
+	}
+	printf(PROG ": hold-half: VERIFY pages=%lu corrupt=%lu\n", pages, bad);
+	return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned int i;
@@ -1877,8 +1948,10 @@ int main(int argc, char **argv)
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "--hold"))
 		return hold(argv[2], argc == 4 ?
 			    strtoul(argv[3], NULL, 0) * MIB : BIG_LEN);
+	if (argc == 4 && !strcmp(argv[1], "--hold-half"))
+		return hold_half(argv[2], strtoul(argv[3], NULL, 0) * MIB);
 	if (argc != 1) {
-		fprintf(stderr, "usage: " PROG "\n       " PROG " --hold FIFO [MIB]\n");
+		fprintf(stderr, "usage: " PROG "\n       " PROG " --hold FIFO [MIB]\n       " PROG " --hold-half FIFO MIB\n");
 		return 2;
 	}
 	/* Children fork with nothing buffered, and lines keep their order. */

@@ -116,13 +116,20 @@ map "type1 always 256M memfd" --size 256 --iova 0x40000000 --backing memfd --exp
 # Memory the map's pin populates, and memory shared copy-on-write with a
 # child (the pin copies it): contig does what the pin will first
 populated=$(stat pages_populated)
+in_place=$(stat pages_populated_in_place)
 map "type1 always 64M THP off, none written" --size 64 --backing nothp --populated 0 --expect-contig
 map "type1 always 64M THP off, half written" --size 64 --backing nothp --populated 50 --expect-contig
 map "iommufd always 64M THP off, half written" --size 64 --backing nothp --populated 50 --iface iommufd --expect-contig
 map "iommufd always 64M memfd, none written" --size 64 --backing memfd --populated 0 --iface iommufd --expect-contig
 map "type1 always 64M THP off, shared with a child" --size 64 --backing nothp --fork --expect-contig
 populated=$(($(stat pages_populated) - populated))
-log "contig populated $populated pages for those maps"
+in_place=$(($(stat pages_populated_in_place) - in_place))
+log "contig populated $populated pages for those maps, $in_place of them allocated at their target"
+# The anonymous holes (16384 + 8192 + 8192) are filled at their targets
+# where those are free, which the window search prefers; the memfd holes
+# and the copies for the child come from the fault path.
+[ $in_place -gt 0 ] && [ $in_place -le 32768 ] ||
+	fail "$in_place pages populated at their target, expected 1 to 32768"
 [ $populated -eq $((16384 + 8192 + 8192 + 16384 + 16384)) ] ||
 	fail "contig populated $populated pages, expected $((16384 + 8192 + 8192 + 16384 + 16384))"
 map1g "type1 always 1G anon" --size 1024 --iova 0x40000000 --bystander

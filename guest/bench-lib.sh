@@ -85,6 +85,11 @@ populate_run() {
 	stats=/sys/kernel/mm/contig_dma/stats
 	pop=$(cat $stats/pages_populated)
 	inplace=$(cat $stats/pages_populated_in_place)
+	evicted=$(cat $stats/pages_evicted)
+	thps=$(cat $stats/thp_populated)
+	T=/sys/kernel/tracing
+	echo > $T/trace
+	echo 1 > $T/events/contig_dma/contig_dma_prepare/enable
 	if [ "$what" = vfio ]; then
 		out=$(vfio_edu --size "$size" --iova "$iova" --offsets 16 \
 			--backing "$backing" --populated "$pct" --json) ||
@@ -97,8 +102,13 @@ populate_run() {
 	fi
 	pop=$(($(cat $stats/pages_populated) - pop))
 	inplace=$(($(cat $stats/pages_populated_in_place) - inplace))
+	evicted=$(($(cat $stats/pages_evicted) - evicted))
+	thps=$(($(cat $stats/thp_populated) - thps))
+	echo 0 > $T/events/contig_dma/contig_dma_prepare/enable
+	# Where the time went: the requests' events (ns, plan, index, search)
+	grep "contig_dma_prepare:" $T/trace | sed 's/^.*contig_dma_prepare: /contig_dma_prepare: /'
 	emit populate-${size}M fragmented "$what/$backing/$pct/$policy" \
-		"{\"rep\": $rep, \"populated\": $pop, \"populated_in_place\": $inplace, \"run\": ${out:-null}}"
+		"{\"rep\": $rep, \"populated\": $pop, \"populated_in_place\": $inplace, \"evicted\": $evicted, \"thp_populated\": $thps, \"run\": ${out:-null}}"
 }
 
 # The clean 2 MiB and 1 GiB windows contig could fill now, as JSON

@@ -83,12 +83,15 @@
  * the range, whose pin would fault the holes in wherever the allocator
  * put them: the holes of private anonymous VMAs the pin could fill are
  * planned and claimed like present pages (a hole at a free frame costs
- * the window nothing, one at a frame in use an exchange). In the moves, a
+ * the window nothing, one at a frame in use a copy). In the moves, a
  * hole whose target is free gets that frame, taken from the buddy
  * allocator, zeroed, charged to the mm's memcg and mapped as
  * do_anonymous_page() maps a write fault's page (not writable for a
  * read-only pin, as its unsharing fault would map it): one zeroing, no
- * copy. A hole whose target is in use gets a page where a fault would
+ * copy. A hole whose target is in use by another page has that page
+ * migrated away first, to a frame outside the window on its node, and is
+ * then filled in place; failing that (a large folio, memory short, a
+ * request that only exchanges) it gets a page where a fault would
  * allocate it, which is then exchanged with the target's folio; without
  * the right to touch other processes' pages (VMA_DEFRAG_FREE_ONLY) it is
  * left to the pin. A whole PMD of holes in a VMA that allows THPs, whose
@@ -114,6 +117,7 @@
 #include <linux/mmzone.h>
 #include <linux/page-isolation.h>
 #include <linux/pagewalk.h>
+#include <linux/pgalloc.h>
 #include <linux/pgtable.h>
 #include <linux/rmap.h>
 #include <linux/refcount.h>
@@ -125,7 +129,6 @@
 #include <linux/userfaultfd_k.h>
 #include <linux/vma_defrag.h>
 #include <linux/workqueue.h>
-#include <asm/pgalloc.h>
 #include <linux/xarray.h>
 #include <kunit/static_stub.h>
 #include <kunit/visibility.h>
@@ -172,6 +175,7 @@ struct defrag_ctx {
 	unsigned long *seg_thps;	/* the same, for the segment at hand */
 	unsigned long *fill;		/* holes to populate (POPULATE), or NULL */
 	unsigned long *seg_fill;	/* the same, for the segment at hand */
+	struct folio **run_folios;	/* PTRS_PER_PTE, for fill_run() */
 	unsigned long *refault;		/* our shmem pages an exchange unmapped */
 	unsigned long *retry;		/* pages that met a transient reference */
 	bool retrying;
@@ -205,6 +209,7 @@ struct defrag_ctx {
 	unsigned long *reanchor_fails;	/* per chunk: pages that failed */
 	unsigned long pair_index[DEFRAG_BATCH];	/* page index of pairs[].a */
 	unsigned long move_index[DEFRAG_BATCH];	/* page index of moves[].src */
+	bool move_evicts[DEFRAG_BATCH];	/* moves[] empties the target of hole move_index[] */
 	bool pair_unmaps[DEFRAG_BATCH];	/* pairs[].a will come back unmapped */
 	const struct defrag_segment *seg;
 };
@@ -581,6 +586,20 @@ static int take_free(struct defrag_ctx *ctx, unsigned long pfn,
 }
 
 /*
+ * Empty the per-CPU free lists of @zone (all zones if NULL) into the buddy
+ * allocator, where take_free() can find their frames: it waits for every
+ * CPU, so it is counted and timed.
+ */
+static void drain_pcp(struct defrag_ctx *ctx, struct zone *zone)
+{
+	u64 t0 = ktime_get_ns();
+
+	drain_all_pages(zone);
+	ctx->stats->drains++;
+	ctx->stats->drain_ns += ktime_get_ns() - t0;
+}
+
+/*
  * The held frame at @pfn, shaped for a folio of @order: a whole piece
  * becomes a THP-sized folio when @pfn is its head and @order matches,
  * base pages otherwise. NULL if @pfn is not held.
@@ -780,10 +799,13 @@ static void fail(struct defrag_ctx *ctx, enum vma_defrag_fail why,
 	}
 }
 
+static void fill_evicted(struct defrag_ctx *ctx, unsigned long index);
+
 static void flush_batch(struct defrag_ctx *ctx)
 {
 	struct vma_defrag_stats *st = ctx->stats;
-	unsigned int i;
+	unsigned int i, nr;
+	bool evicted = false;
 
 	if (ctx->nr_pairs) {
 		exchange_folio_pairs(ctx->pairs, ctx->nr_pairs);
@@ -824,6 +846,20 @@ static void flush_batch(struct defrag_ctx *ctx)
 			struct vma_defrag_move *m = &ctx->moves[i];
 			unsigned long nr = folio_nr_pages(m->dst);
 
+			if (ctx->move_evicts[i]) {
+				if (m->done) {
+					st->evicted++;
+					evicted = true;
+					continue;
+				}
+				/* The hole gets a page elsewhere, later */
+				folio_put(m->dst);
+				__set_bit(ctx->move_index[i], ctx->fill);
+				if (!ctx->retrying)
+					__set_bit(ctx->move_index[i], ctx->retry);
+				ctx->move_evicts[i] = false;
+				continue;
+			}
 			if (m->done) {
 				st->migrated += nr;
 				st->thp_moved += nr > 1;
@@ -844,7 +880,16 @@ static void flush_batch(struct defrag_ctx *ctx)
 					    &m->dst->page, GFP_KERNEL)))
 				folio_put(m->dst);
 		}
+		nr = ctx->nr_moves;
 		ctx->nr_moves = 0;
+		/* The frames the evicted pages left, freed on this CPU */
+		if (evicted)
+			drain_local_pages(ctx->seg->zone);
+		for (i = 0; i < nr; i++) {
+			if (ctx->move_evicts[i])
+				fill_evicted(ctx, ctx->move_index[i]);
+			ctx->move_evicts[i] = false;
+		}
 	}
 }
 
@@ -1046,7 +1091,7 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 		ret = take_free(ctx, target, order);
 		if (ret == -EBUSY) {
 			/* A per-CPU free list holds it */
-			drain_all_pages(page_zone(pfn_to_page(target)));
+			drain_pcp(ctx, page_zone(pfn_to_page(target)));
 			ret = take_free(ctx, target, order);
 		}
 		if (ret == -ENOMEM) {
@@ -1321,10 +1366,14 @@ static bool fill_thp(struct defrag_ctx *ctx, const struct defrag_segment *seg,
 	pmd = pud ? pmd_alloc(mm, pud, va) : NULL;
 	if (!pmd || !pmd_none(pmdp_get(pmd)))
 		goto unlock;
-	/* A whole free block at the target, taken as one THP-shaped folio */
+	/*
+	 * A whole free block at the target, taken as one THP-shaped folio.
+	 * Frames just freed sit on per-CPU lists, which keep the buddy
+	 * allocator from merging the block: drained once if it is not whole.
+	 */
 	if (!xa_load(&ctx->held, target) && target_free(target) &&
-	    take_free(ctx, target, HPAGE_PMD_ORDER) == -EBUSY) {
-		drain_all_pages(page_zone(pfn_to_page(target)));
+	    take_free(ctx, target, HPAGE_PMD_ORDER)) {
+		drain_pcp(ctx, page_zone(pfn_to_page(target)));
 		take_free(ctx, target, HPAGE_PMD_ORDER);
 	}
 	held = held_at(ctx, target, HPAGE_PMD_ORDER);
@@ -1381,10 +1430,234 @@ static bool fill_thp(struct defrag_ctx *ctx, const struct defrag_segment *seg,
 #endif
 
 /*
+ * A page other than ours in the target of hole @index: queue its migration
+ * to a frame outside the window (on its node), after which the hole is
+ * filled in place (fill_evicted()). One copy, where a page allocated
+ * elsewhere and exchanged with it would take three. A frame the allocator
+ * offers inside the window is a free target: it is held for its page, and
+ * another is asked for. False when it cannot be done that way (a large
+ * folio, one in the batch already, no memory): the caller falls back.
+ */
+static bool queue_evict(struct defrag_ctx *ctx, unsigned long index,
+			unsigned long target)
+{
+	const struct defrag_segment *seg = ctx->seg;
+	struct folio *other;
+	struct page *page;
+	unsigned long pfn;
+	int tries;
+
+	if (ctx->nr_moves == DEFRAG_BATCH)
+		flush_batch(ctx);
+	other = vma_defrag_target_folio(target);
+	if (!other)
+		return false;
+	if (folio_test_large(other) || in_batch(ctx, other)) {
+		folio_put(other);
+		return false;
+	}
+	for (tries = 0; tries < 8; tries++) {
+		page = alloc_pages_node(folio_nid(other),
+					GFP_HIGHUSER_MOVABLE | __GFP_THISNODE |
+					__GFP_NOWARN | __GFP_NORETRY, 0);
+		if (!page)
+			break;
+		pfn = page_to_pfn(page);
+		if (pfn < seg->anchor || pfn >= seg->anchor + seg->nr)
+			break;
+		if (xa_err(xa_store(&ctx->held, pfn, page, GFP_KERNEL))) {
+			xa_erase(&ctx->held, pfn);
+			__free_page(page);
+		}
+		page = NULL;
+	}
+	if (!page) {
+		folio_put(other);
+		return false;
+	}
+	ctx->move_index[ctx->nr_moves] = index;
+	ctx->move_evicts[ctx->nr_moves] = true;
+	ctx->moves[ctx->nr_moves].src = other;
+	ctx->moves[ctx->nr_moves].dst = page_folio(page);
+	ctx->nr_moves++;
+	return true;
+}
+
+/*
+ * Hole @index, whose target's page was just migrated away: take the frame
+ * and fill the hole there. If someone took it first, the hole is tried
+ * once more after the window, like a busy page.
+ */
+static void fill_evicted(struct defrag_ctx *ctx, unsigned long index)
+{
+	unsigned long target = ctx->seg->anchor + (index - ctx->seg->first);
+	unsigned long va = ctx->req->start + index * PAGE_SIZE;
+	struct page *held = held_at(ctx, target, 0);
+	int ret = 0;
+
+	if (!held) {
+		ret = take_free(ctx, target, 0);
+		if (ret == -EBUSY) {
+			drain_pcp(ctx, ctx->seg->zone);
+			ret = take_free(ctx, target, 0);
+		}
+		held = ret ? NULL : held_at(ctx, target, 0);
+	}
+	if (!held || folio_test_large(page_folio(held))) {
+		__set_bit(index, ctx->fill);
+		if (!ctx->retrying)
+			__set_bit(index, ctx->retry);
+		return;
+	}
+	xa_erase(&ctx->held, target);
+	ret = install_hole(ctx, va, page_folio(held));
+	if (ret == -EINTR)
+		ctx->stop = -EINTR;
+	if (ret)
+		return;
+	ctx->stats->populated++;
+	ctx->stats->populated_in_place++;
+	ctx->moved++;
+}
+
+/* Runs of holes shorter than this are filled a page at a time */
+#define FILL_RUN_MIN	8
+
+/*
+ * Map @folios[0..@n) (free target frames taken for the request, order 0)
+ * at @va and the pages after it, all under one PMD, as install_hole() maps
+ * one: under one hold of mmap_lock and of the page-table lock. A page whose
+ * entry is no longer empty is given back. Returns the pages mapped; every
+ * folio is consumed.
+ */
+static unsigned long install_run(struct defrag_ctx *ctx, unsigned long va,
+				 struct folio **folios, unsigned long n)
+{
+	bool write = ctx->req->flags & VMA_DEFRAG_POPULATE_WRITE;
+	struct mm_struct *mm = ctx->mm;
+	unsigned long k, mapped = 0, all = n;
+	struct vm_area_struct *vma;
+	spinlock_t *ptl;	/* of the page table */
+	pte_t *pte = NULL;
+	pmd_t *pmd;
+
+	if (mmap_read_lock_killable(mm)) {
+		ctx->stop = -EINTR;
+		goto put;
+	}
+	vma = vma_lookup(mm, va);
+	if (!vma || !may_fill(ctx, vma) || va + n * PAGE_SIZE > vma->vm_end ||
+	    test_bit(MMF_UNSTABLE, &mm->flags) || anon_vma_prepare(vma))
+		goto unlock;
+	for (k = 0; k < n; k++) {
+		clear_user_highpage(&folios[k]->page, va + k * PAGE_SIZE);
+		if (mem_cgroup_charge(folios[k], mm, GFP_KERNEL))
+			break;
+		__folio_mark_uptodate(folios[k]);
+	}
+	n = k;
+	pmd = fill_pmd(mm, va);
+	if (pmd)
+		pte = pte_offset_map_lock(mm, pmd, va, &ptl);
+	if (!pte)
+		goto unlock;
+	for (k = 0; k < n; k++) {
+		unsigned long addr = va + k * PAGE_SIZE;
+		pte_t entry;
+
+		if (!pte_none(ptep_get(pte + k)))
+			continue;
+		entry = pte_sw_mkyoung(mk_pte(&folios[k]->page,
+					      vma->vm_page_prot));
+		if (write && (vma->vm_flags & VM_WRITE))
+			entry = pte_mkwrite(pte_mkdirty(entry), vma);
+		folio_add_new_anon_rmap(folios[k], vma, addr, RMAP_EXCLUSIVE);
+		folio_add_lru_vma(folios[k], vma);
+		set_pte_at(mm, addr, pte + k, entry);
+		update_mmu_cache_range(NULL, vma, addr, pte + k, 1);
+		folios[k] = NULL;
+		mapped++;
+	}
+	add_mm_counter(mm, MM_ANONPAGES, mapped);
+	pte_unmap_unlock(pte, ptl);
+unlock:
+	mmap_read_unlock(mm);
+put:
+	/* Uncharged, if they were, and given back to the allocator */
+	for (k = 0; k < all; k++)
+		if (folios[k])
+			folio_put(folios[k]);
+	return mapped;
+}
+
+/*
+ * Fill the run of holes from @index whose targets, from @target on, are
+ * free, up to the end of its PMD (of VA), of the target's pageblock and of
+ * the segment, with one install_run(): the locks and lookups of a page
+ * fill paid once per run. A target pageblock held whole and wanted whole
+ * is split straight into the run, without going through ctx->held page by
+ * page. Returns the holes dealt with; 0 when there is no run worth it,
+ * for fill_hole() to take the page alone.
+ */
+static unsigned long fill_run(struct defrag_ctx *ctx,
+			      const struct defrag_segment *seg,
+			      unsigned long index, unsigned long target)
+{
+	unsigned long va = ctx->req->start + index * PAGE_SIZE;
+	struct folio **folios = ctx->run_folios;
+	unsigned long max, n, k, mapped;
+	struct page *piece;
+	int ret;
+
+	if (!folios || (ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY))
+		return 0;
+	max = min3((pmd_addr_end(va, va + PMD_SIZE) - va) >> PAGE_SHIFT,
+		   pageblock_end_pfn(target) - target,
+		   seg->first + seg->nr - index);
+	n = find_next_zero_bit(ctx->fill, index + max, index) - index;
+	if (n < FILL_RUN_MIN)
+		return 0;
+	if (!xa_load(&ctx->held, target) && target_free(target)) {
+		ret = take_free(ctx, target, 0);
+		if (ret == -EBUSY) {
+			drain_pcp(ctx, seg->zone);
+			take_free(ctx, target, 0);
+		}
+	}
+	if (n == pageblock_nr_pages &&
+	    xa_get_mark(&ctx->held, target, HELD_WHOLE)) {
+		piece = xa_erase(&ctx->held, target);
+		split_page(piece, pageblock_order);
+		for (k = 0; k < n; k++)
+			folios[k] = page_folio(piece + k);
+	} else {
+		for (k = 0; k < n; k++) {
+			struct page *held = held_at(ctx, target + k, 0);
+
+			if (!held || folio_test_large(page_folio(held)))
+				break;
+			xa_erase(&ctx->held, target + k);
+			folios[k] = page_folio(held);
+		}
+		n = k;
+		if (!n)
+			return 0;
+	}
+	bitmap_clear(ctx->fill, index, n);
+	mapped = install_run(ctx, va, folios, n);
+	ctx->stats->populated += mapped;
+	ctx->stats->populated_in_place += mapped;
+	ctx->moved += mapped;
+	return n;
+}
+
+/*
  * Fill hole @index, whose frame is @target: with that frame when it is
- * free (taken from the buddy allocator, as for a migration), else with a
- * page from elsewhere, which the caller then moves like any page of the
- * range (an exchange with the target's folio). Returns 1 when the hole is
+ * free (taken from the buddy allocator, as for a migration); else, once
+ * the page there is migrated away (queue_evict()); else with a page from
+ * elsewhere, which the caller then moves like any page of the range (an
+ * exchange with the target's folio: memory too short for a migration,
+ * exchanges only, a large folio in the target, or the second try). Returns 1 when the hole is
  * dealt with, 0 when the page must be looked up again (it was mapped
  * elsewhere, and must now move).
  */
@@ -1403,7 +1676,7 @@ static unsigned long fill_hole(struct defrag_ctx *ctx, unsigned long index,
 		ret = take_free(ctx, target, 0);
 		if (ret == -EBUSY) {
 			/* A per-CPU free list holds it */
-			drain_all_pages(page_zone(pfn_to_page(target)));
+			drain_pcp(ctx, page_zone(pfn_to_page(target)));
 			ret = take_free(ctx, target, 0);
 		}
 		if (!ret)
@@ -1416,6 +1689,9 @@ static unsigned long fill_hole(struct defrag_ctx *ctx, unsigned long index,
 	} else if (flags & VMA_DEFRAG_FREE_ONLY) {
 		/* Its target is someone's page, which this request may not touch */
 		fail(ctx, VMA_DEFRAG_FAIL_UNMOVABLE, 1, index);
+		return 1;
+	} else if (!(flags & VMA_DEFRAG_EXCHANGE_ONLY) && !ctx->retrying &&
+		   queue_evict(ctx, index, target)) {
 		return 1;
 	}
 	ret = install_hole(ctx, va, folio);
@@ -1456,7 +1732,8 @@ static unsigned long defrag_page(struct defrag_ctx *ctx,
 		} else if (ctx->fill && test_bit(index, ctx->fill)) {
 			if (fill_thp(ctx, seg, index, target))
 				return 1UL << PMD_ORDER;
-			return fill_hole(ctx, index, target);
+			nr = fill_run(ctx, seg, index, target);
+			return nr ?: fill_hole(ctx, index, target);
 		} else if (ctx->pfns[index] && !ctx->retrying) {
 			/*
 			 * There a moment ago, not mapped now: under migration
@@ -1809,6 +2086,17 @@ static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
 		/* Where one page is missing, whole tables may be */
 		next = after_hole ? next_mapped(ctx->mm, va, ctx->req->start +
 						end * PAGE_SIZE) : va;
+		vma = next > va && ctx->fill ? vma_lookup(ctx->mm, va) : NULL;
+		if (vma && may_fill(ctx, vma)) {
+			/* Nothing mapped in a VMA whose holes are filled */
+			next = (min(next, vma->vm_end) - ctx->req->start) >>
+			       PAGE_SHIFT;
+			memset(ctx->pfns + i, 0, (next - i) * sizeof(*ctx->pfns));
+			bitmap_set(ctx->fill, i, next - i);
+			ctx->has_anon = true;
+			i = next - 1;
+			continue;
+		}
 		if (next > va)
 			next = next_fillable(ctx, va, next);
 		if (next > va) {
@@ -1994,7 +2282,9 @@ static int defrag_slice(struct defrag_ctx *ctx, unsigned long first,
 	if (ret)
 		goto out;
 
+	t1 = ktime_get_ns();
 	present = read_pfns(ctx, 0, nr, ctx->thps);
+	stats->read_ns += ktime_get_ns() - t1;
 	ret = present < 0 && present != -ETIME ? present : 0;
 	if (present < 0)
 		goto out;
@@ -2012,7 +2302,7 @@ static int defrag_slice(struct defrag_ctx *ctx, unsigned long first,
 	 */
 	if (!ctx->drained && !should_stop(ctx)) {
 		lru_add_drain_all();
-		drain_all_pages(NULL);
+		drain_pcp(ctx, NULL);
 		ctx->drained = true;
 	}
 	t1 = ktime_get_ns();
@@ -2155,7 +2445,10 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 	if (req->flags & VMA_DEFRAG_POPULATE) {
 		ctx->fill = bitmap_kvzalloc(array_pages);
 		ctx->seg_fill = bitmap_kvzalloc(array_pages);
-		if (!ctx->fill || !ctx->seg_fill)
+		ctx->run_folios = kvcalloc(PTRS_PER_PTE,
+					   sizeof(*ctx->run_folios),
+					   DEFRAG_GFP);
+		if (!ctx->fill || !ctx->seg_fill || !ctx->run_folios)
 			goto out;
 	}
 	if (!ctx->pfns || !ctx->scratch || !ctx->thps || !ctx->seg_thps ||
@@ -2195,6 +2488,7 @@ out:
 		defrag_claims_splice(req->claims, &ctx->claims);
 	else
 		vma_defrag_unclaim(&ctx->claims);
+	kvfree(ctx->run_folios);
 	kvfree(ctx->seg_fill);
 	kvfree(ctx->fill);
 	kvfree(ctx->retry);

@@ -291,12 +291,12 @@ unsigned long defrag_frames_count(const unsigned long *map, unsigned long from,
 /*
  * Copies for filling @holes (VMA_DEFRAG_POPULATE) with @spare free frames
  * left after the moves: a hole whose target is free costs no more than the
- * fault it replaces; one whose target is in use gets a page elsewhere,
- * which is then exchanged with the target's (three copies).
+ * fault it replaces; the page in the target of another is migrated away
+ * first (one copy).
  */
 static unsigned long fill_cost(unsigned long holes, unsigned long spare)
 {
-	return 3 * (holes - min(holes, spare));
+	return holes - min(holes, spare);
 }
 
 /*
@@ -352,7 +352,8 @@ static int cmp_ulong(const void *a, const void *b)
  * page already at its target as nothing, one that can migrate into a free
  * target as one copy and one that must be exchanged as three, plus
  * THP_SPLIT_COST for each THP that could not move whole; a hole as nothing
- * while free frames the moves do not need are left, an exchange beyond.
+ * while free frames the moves do not need are left, a copy beyond (the
+ * page in its target migrates away).
  *
  * Return: true if a clean window exists.
  */

@@ -126,6 +126,8 @@ def metrics(rec, events):
             "policy": policy, "rep": r.get("rep"),
             "populated": r.get("populated"),
             "populated_in_place": r.get("populated_in_place"),
+            "evicted": r.get("evicted"),
+            "thp_populated": r.get("thp_populated"),
             "size_mib": run.get("size_mib"),
             "time_us": run.get("map_us" if what == "vfio" else
                                "reg_first_us"),
@@ -417,8 +419,8 @@ def populate_table(results):
           "(min-max) over the repetitions; layout of the first: runs / "
           "2 MiB chunks (/ map calls for VFIO)")
     head = ["buffer", "never layout", "always layout", "never ms",
-            "always ms", "always/never", "populated (in place)", "target",
-            "verdict"]
+            "always ms", "always/never", "populated (in place, evicted)",
+            "target", "verdict"]
     lines = []
     full = {what: ms(sides.get("always", []))[0]
             for (what, backing, pct), sides in groups.items()
@@ -450,8 +452,8 @@ def populate_table(results):
             f"{size} MiB {backing} {pct} % written",
             layout(nv[0] if nv else None), layout(first), ncell, acell,
             f"{ratio:.2f}x" if ratio else "-",
-            f"{first['populated']} ({first['populated_in_place']})"
-            if first else "-",
+            f"{first['populated']} ({first['populated_in_place']}, "
+            f"{first.get('evicted')})" if first else "-",
             target, "" if ok is None else ("met" if ok else "missed")])
     print_rows(head, lines)
 

@@ -37,6 +37,7 @@ static struct contig_dma_counters {
 	atomic64_t pages_exchanged;
 	atomic64_t pages_populated;
 	atomic64_t pages_populated_in_place;
+	atomic64_t pages_evicted;
 	atomic64_t pages_failed[NR_VMA_DEFRAG_FAIL];
 	atomic64_t thp_moved;
 	atomic64_t thp_split;
@@ -84,6 +85,7 @@ void contig_dma_account(const struct contig_dma_request *req,
 	add(&counters.time_ns, res->ns);
 	add(&counters.pages_populated, res->populated);
 	add(&counters.pages_populated_in_place, res->moves.populated_in_place);
+	add(&counters.pages_evicted, res->moves.evicted);
 	count_vm_event(CONTIG_DMA_REQUEST);
 
 	switch (res->outcome) {
@@ -149,6 +151,7 @@ STAT_ATTR(pages_migrated, pages_migrated);
 STAT_ATTR(pages_exchanged, pages_exchanged);
 STAT_ATTR(pages_populated, pages_populated);
 STAT_ATTR(pages_populated_in_place, pages_populated_in_place);
+STAT_ATTR(pages_evicted, pages_evicted);
 STAT_ATTR(pages_failed_unmovable, pages_failed[VMA_DEFRAG_FAIL_UNMOVABLE]);
 STAT_ATTR(pages_failed_pinned, pages_failed[VMA_DEFRAG_FAIL_PINNED]);
 STAT_ATTR(pages_failed_busy, pages_failed[VMA_DEFRAG_FAIL_BUSY]);
@@ -178,6 +181,7 @@ static struct attribute *stats_attrs[] = {
 	&stat_pages_exchanged.attr.attr,
 	&stat_pages_populated.attr.attr,
 	&stat_pages_populated_in_place.attr.attr,
+	&stat_pages_evicted.attr.attr,
 	&stat_pages_failed_unmovable.attr.attr,
 	&stat_pages_failed_pinned.attr.attr,
 	&stat_pages_failed_busy.attr.attr,

@@ -130,6 +130,7 @@ enum vma_defrag_fail {
  * @populated: holes filled (VMA_DEFRAG_POPULATE): zeroed pages mapped
  * @populated_in_place: of @populated, those allocated at their target
  * @populated_thp: of those, PMD-mapped THPs filled whole
+ * @evicted: other pages migrated out of a hole's target to fill it there
  * @migrated: pages migrated into a free target frame (a page of a chunk
  *	that was anchored again counts each time it moved)
  * @exchanged: pages exchanged with the target frame's owner (likewise)
@@ -149,6 +150,9 @@ enum vma_defrag_fail {
  * @search_ns: finding windows on the index, and checking them frame by
  *	frame
  * @index_blocks: pageblocks counted for the index
+ * @read_ns: of @ns, reading the PFN behind every page of the range
+ * @drains: per-CPU free lists drained (drain_all_pages()) to take a frame
+ * @drain_ns: of @ns, those drains
  * @node_refused: pages not exchanged because the other page would have
  *	landed on a node its owner may not use (counted in @failed too)
  */
@@ -159,6 +163,7 @@ struct vma_defrag_stats {
 	unsigned long populated;
 	unsigned long populated_in_place;
 	unsigned long populated_thp;
+	unsigned long evicted;
 	unsigned long migrated;
 	unsigned long exchanged;
 	unsigned long thp_moved;
@@ -172,6 +177,9 @@ struct vma_defrag_stats {
 	u64 index_ns;
 	u64 search_ns;
 	unsigned long index_blocks;
+	u64 read_ns;
+	unsigned long drains;
+	u64 drain_ns;
 	unsigned long node_refused;
 };
 

@@ -24,6 +24,7 @@
 # rest; it must read zero), or shared copy-on-write with a forked child
 # (the pin copies it; each side must then see only its own writes), must
 # map at the floor too: contig does what the pin will before placing.
+# Its memory cgroup must be charged for them as for the pin's faults.
 # A task without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0 must have its map
 # refused (ENOMEM) without contig having been asked to prepare the range.
 # contig's statistics must show the "never" maps turned away by the
@@ -132,6 +133,31 @@ log "contig populated $populated pages for those maps, $in_place of them allocat
 	fail "$in_place pages populated at their target, expected 1 to 32768"
 [ $populated -eq $((16384 + 8192 + 8192 + 16384 + 16384)) ] ||
 	fail "contig populated $populated pages, expected $((16384 + 8192 + 8192 + 16384 + 16384))"
+# The memory cgroup pays for what contig populates as it would for the
+# pin's faults: over the map of an unwritten 64 MiB, its memory.current
+# grows by the buffer's size and by the same with policy never and always
+# (the page tables aside, the IOMMU's among them: within 1 MiB).
+cg=/sys/fs/cgroup
+grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg
+echo +memory > $cg/cgroup.subtree_control
+mkdir -p $cg/vfio_contig
+for p in never always; do
+	policy $p
+	out=$(vfio_edu --size 64 --backing nothp --populated 0 --offsets 16 \
+		--memcg $cg/vfio_contig --json) || fail "memcg, policy $p: vfio_edu failed"
+	echo "$out"
+	eval "memcg_$p=$(echo "$out" | sed -n 's/.*"memcg_map_bytes":\(-\{0,1\}[0-9]*\).*/\1/p')"
+done
+policy always
+rmdir $cg/vfio_contig
+log "memory.current grew by ${memcg_never:-?} bytes over the map with policy never, ${memcg_always:-?} with always"
+if [ "${memcg_always:--1}" -lt $((64 << 20)) ] || [ "${memcg_never:--1}" -lt $((64 << 20)) ]; then
+	fail "memory.current grew by less than the 64 MiB the map populated"
+else
+	diff=$((memcg_always - memcg_never))
+	[ ${diff#-} -le $((1 << 20)) ] ||
+		fail "memory.current grew by $diff bytes more with always than with never"
+fi
 map1g "type1 always 1G anon" --size 1024 --iova 0x40000000 --bystander
 map "type1 always 256M at IOVA + 4 KiB" --size 256 --iova 0x40001000
 map "type1 always, no memlock allowance" --size 64 --no-memlock

@@ -132,6 +132,7 @@ struct options {
 	bool no_memlock;
 	unsigned long populated_pct;
 	bool fork_child;
+	const char *memcg;
 	bool json;
 };
 
@@ -155,6 +156,7 @@ struct result {
 	bool unmap_ok;
 	bool integrity_ok;
 	bool fork_ok;		/* --fork: each side saw its own writes only */
+	long memcg_map_bytes;	/* --memcg: what memory.current grew over the map */
 };
 
 /* A device region, accessed by mmap when possible, else pread/pwrite. */
@@ -228,7 +230,8 @@ static void usage(FILE *f)
 		"usage: " PROG " [--size MiB] [--iova HEX] [--offsets N]\n"
 		"       [--iface type1|compat|iommufd] [--backing anon|thp|nothp|memfd]\n"
 		"       [--cycles N] [--expect-contig] [--expect-1g] [--bystander]\n"
-		"       [--no-memlock] [--populated PCT] [--fork] [--json]\n"
+		"       [--no-memlock] [--populated PCT] [--fork] [--memcg DIR]\n"
+		"       [--json]\n"
 		"  --size MiB       buffer size to map (default 64)\n"
 		"  --iova HEX       IOVA to map it at (default 0x40000000)\n"
 		"  --offsets N      pages to DMA-test, spread evenly (default 3:\n"
@@ -254,6 +257,9 @@ static void usage(FILE *f)
 		"                   (spread evenly); the rest must read zero after it\n"
 		"  --fork           a child shares the buffer copy-on-write across\n"
 		"                   the map; each side must see only its own writes\n"
+		"  --memcg DIR      run in the memory cgroup DIR (cgroup v2) and\n"
+		"                   report how much its memory.current grew over\n"
+		"                   the map (what the pin and contig charged)\n"
 		"  --json           print the result as one JSON object\n");
 }
 
@@ -298,6 +304,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "no-memlock", no_argument,    NULL, 'M' },
 		{ "populated", required_argument, NULL, 'P' },
 		{ "fork",    no_argument,       NULL, 'F' },
+		{ "memcg",   required_argument, NULL, 'm' },
 		{ "json",    no_argument,       NULL, 'j' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -317,9 +324,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->no_memlock = false;
 	o->populated_pct = 100;
 	o->fork_child = false;
+	o->memcg = NULL;
 	o->json = false;
 
-	while ((c = getopt_long(argc, argv, "s:i:n:I:b:c:CGBMP:Fjh", longopts,
+	while ((c = getopt_long(argc, argv, "s:i:n:I:b:c:CGBMP:Fm:jh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -371,6 +379,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'F':
 			o->fork_child = true;
+			break;
+		case 'm':
+			o->memcg = optarg;
 			break;
 		case 'j':
 			o->json = true;
@@ -1157,13 +1168,49 @@ static int bystander_setup(struct bystander *bs, struct vfio_dev *d,
 	return 0;
 }
 
+/* --memcg: move this process into the cgroup DIR */
+static int memcg_enter(const char *dir)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int bad;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "w");
+	if (!f) {
+		log_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	bad = fprintf(f, "0\n") < 0;
+	bad |= fclose(f) != 0;
+	if (bad)
+		log_err("%s: cannot move there", path);
+	return bad ? -1 : 0;
+}
+
+/* --memcg: DIR/memory.current in bytes, or -1 */
+static long memcg_current(const char *dir)
+{
+	char path[PATH_MAX];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/memory.current", dir);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r,
 		      const struct options *o)
 {
 	struct bystander bs = { 0 };
 	pthread_t thread;
 	uint64_t t0, t1;
-	long pins;
+	long pins, memcg;
 	int ret;
 
 	if (layout_from_pagemap(0, (uintptr_t)b->va, b->size, b->iova,
@@ -1181,9 +1228,16 @@ static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r,
 		trace_stop();
 		return -1;
 	}
+	memcg = o->memcg ? memcg_current(o->memcg) : -1;
 	t0 = now_ns();
 	ret = dma_map(d, b);
 	t1 = now_ns();
+	if (o->memcg && memcg >= 0 && memcg_current(o->memcg) >= 0) {
+		r->memcg_map_bytes = memcg_current(o->memcg) - memcg;
+		log_info("memcg %s: memory.current grew by %ld bytes (%ld pages) over the map",
+			 o->memcg, r->memcg_map_bytes,
+			 r->memcg_map_bytes / (long)page_size);
+	}
 	if (o->bystander) {
 		pthread_join(thread, NULL);
 		munmap(bs.buf.va, BYSTANDER_SIZE);
@@ -1639,6 +1693,9 @@ static int run(const struct options *o, struct vfio_dev *d, struct dmabuf *b,
 		log_err("--fork needs private memory written whole");
 		return -1;
 	}
+	r->memcg_map_bytes = -1;
+	if (o->memcg && memcg_enter(o->memcg))
+		return -1;
 	if (find_edu(d) || find_group(d) || vfio_setup(d) ||
 	    enable_bus_master(d) || bar0_setup(d) || edu_check_id(&d->bar0) ||
 	    buffer_setup(b, o) || (o->fork_child && fork_start(b, &child)) ||
@@ -1792,14 +1849,15 @@ static void print_result(const struct options *o, const struct result *r)
 		       "\"dma_ok\":%lu,\"dma_failed\":%lu,"
 		       "\"runs_before\":%lu,\"chunks_2m_before\":%lu,"
 		       "\"runs\":%lu,\"chunks_2m\":%lu,\"chunks_1g\":%lu,"
-		       "\"pinned\":%ld,\"pins_leaked\":%ld}\n",
+		       "\"pinned\":%ld,\"pins_leaked\":%ld,"
+		       "\"memcg_map_bytes\":%ld}\n",
 		       iface_names[o->iface], backing_names[o->backing],
 		       o->size_mib, o->iova, r->map_calls, r->leaves_4k,
 		       r->leaves_2m, r->leaves_1g, r->map_us, r->map_repeat_us,
 		       r->cycles_ok, r->dma_ok, r->dma_failed, r->before.runs,
 		       r->before.chunks_2m, r->layout.runs,
 		       r->layout.chunks_2m, r->layout.chunks_1g, r->pinned,
-		       r->pins_leaked);
+		       r->pins_leaked, r->memcg_map_bytes);
 	else
 		printf(PROG ": RESULT iface=%s backing=%s size_mib=%lu"
 		       " iova=0x%" PRIx64 " runs_before=%lu runs=%lu"

@@ -66,7 +66,10 @@ TRACE_EVENT(contig_dma_prepare,
 			     __field(u64, ns)
 			     __field(u64, plan_ns)
 			     __field(u64, index_ns)
-			     __field(u64, search_ns)),
+			     __field(u64, search_ns)
+			     __field(u64, read_ns)
+			     __field(unsigned long, drains)
+			     __field(u64, drain_ns)),
 	    TP_fast_assign(__entry->start = req->start;
 			   __entry->len = req->len;
 			   __entry->key = req->key;
@@ -90,8 +93,11 @@ TRACE_EVENT(contig_dma_prepare,
 			   __entry->ns = res->ns;
 			   __entry->plan_ns = res->moves.plan_ns;
 			   __entry->index_ns = res->moves.index_ns;
-			   __entry->search_ns = res->moves.search_ns;),
-	    TP_printk("start=0x%lx len=0x%lx key=0x%llx pgsizes=0x%lx user=%s outcome=%s ret=%d in_place=%lu migrated=%lu exchanged=%lu populated=%lu populated_in_place=%lu failed=%lu node_refused=%lu runs=%lu->%lu chunks_2m=%lu chunks_1g=%lu partial=%d ns=%llu plan_ns=%llu index_ns=%llu search_ns=%llu",
+			   __entry->search_ns = res->moves.search_ns;
+			   __entry->read_ns = res->moves.read_ns;
+			   __entry->drains = res->moves.drains;
+			   __entry->drain_ns = res->moves.drain_ns;),
+	    TP_printk("start=0x%lx len=0x%lx key=0x%llx pgsizes=0x%lx user=%s outcome=%s ret=%d in_place=%lu migrated=%lu exchanged=%lu populated=%lu populated_in_place=%lu failed=%lu node_refused=%lu runs=%lu->%lu chunks_2m=%lu chunks_1g=%lu partial=%d ns=%llu plan_ns=%llu index_ns=%llu search_ns=%llu read_ns=%llu drains=%lu drain_ns=%llu",
 		      __entry->start, __entry->len, __entry->key,
 		      __entry->pgsizes, show_contig_dma_user(__entry->user),
 		      show_contig_dma_outcome(__entry->outcome), __entry->ret,
@@ -101,7 +107,8 @@ TRACE_EVENT(contig_dma_prepare,
 		      __entry->runs_before,
 		      __entry->runs_after, __entry->chunks_2m,
 		      __entry->chunks_1g, __entry->partial, __entry->ns,
-		      __entry->plan_ns, __entry->index_ns, __entry->search_ns)
+		      __entry->plan_ns, __entry->index_ns, __entry->search_ns,
+		      __entry->read_ns, __entry->drains, __entry->drain_ns)
 );
 
 TRACE_EVENT(contig_dma_skip,

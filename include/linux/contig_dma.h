@@ -67,10 +67,11 @@ enum contig_dma_user {
 #define CONTIG_DMA_FREE_ONLY		BIT(1)
 /*
  * First do what the caller's long-term pin will do to the range, so that
- * the pages placed are the ones the device gets: fault in what is not
- * populated and copy what is shared copy-on-write (see
- * contig_dma_prepare()). With CONTIG_DMA_PIN_WRITE the pin is writable
- * (FOLL_WRITE), without it read-only.
+ * the pages placed are the ones the device gets: fill what is not
+ * populated (in private anonymous memory, at the target frames) and copy
+ * what is shared copy-on-write (see contig_dma_prepare()). With
+ * CONTIG_DMA_PIN_WRITE the pin is writable (FOLL_WRITE), without it
+ * read-only.
  */
 #define CONTIG_DMA_POPULATE		BIT(2)
 #define CONTIG_DMA_PIN_WRITE		BIT(3)

@@ -1829,6 +1829,38 @@ static void case_sparse_terabyte(void)
 
 /* ---- contig_dma.sh's target ---- */
 
+/*
+ * A holder's start: SIGTERM and SIGINT blocked before the address is out,
+ * so that none can be missed; then the FIFO opened, first thing, so that
+ * the reader sees end of file, not a hang, if the holder dies. Returns the
+ * FIFO's descriptor, or -1.
+ */
+static int hold_open(const char *fifo, sigset_t *set)
+{
+	int fd;
+
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigprocmask(SIG_BLOCK, set, NULL);
+	fd = open(fifo, O_WRONLY);
+	if (fd < 0)
+		fprintf(stderr, PROG ": %s: %s\n", fifo, strerror(errno));
+	return fd;
+}
+
+/* Tell the reader of @fd "ADDR PID"; nonzero on failure */
+static int hold_announce(int fd, const char *fifo, const void *addr)
+{
+	int ret = dprintf(fd, "%#lx %d\n", (unsigned long)addr,
+			  (int)getpid()) < 0;
+
+	if (ret)
+		fprintf(stderr, PROG ": %s: %s\n", fifo, strerror(errno));
+	close(fd);
+	return ret;
+}
+
 static int hold(const char *fifo, unsigned long len)
 {
 	struct layout l;
@@ -1837,17 +1869,9 @@ static int hold(const char *fifo, unsigned long len)
 	sigset_t set;
 	int fd, sig, err;
 
-	/* Blocked before the address is out: no SIGTERM can be missed. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	/* First: if we die, the reader sees end of file, not a hang. */
-	fd = open(fifo, O_WRONLY);
-	if (fd < 0) {
-		fprintf(stderr, PROG ": %s: %s\n", fifo, strerror(errno));
+	fd = hold_open(fifo, &set);
+	if (fd < 0)
 		return 2;
-	}
 	err = sbuf_make(&s, len, false, BIG_ID);
 	if (err) {
 		fprintf(stderr, PROG ": hold: mapping: %s\n", strerror(err));
@@ -1857,11 +1881,8 @@ static int hold(const char *fifo, unsigned long len)
 		printf(PROG ": hold: %lu MiB at %p, pid %d: %lu present pages in %lu runs\n",
 		       s.len / MIB, s.a, (int)getpid(), l.present, l.runs);
 	fflush(stdout);
-	if (dprintf(fd, "%#lx %d\n", (unsigned long)s.a, (int)getpid()) < 0) {
-		fprintf(stderr, PROG ": %s: %s\n", fifo, strerror(errno));
+	if (hold_announce(fd, fifo, s.a))
 		return 2;
-	}
-	close(fd);
 	sigwait(&set, &sig);
 	if (!layout_from_pagemap(0, (uintptr_t)s.a, s.len, (uintptr_t)s.a, &l))
 		printf(PROG ": hold: now %lu runs, %lu congruent 2 MiB chunks\n",
@@ -1894,15 +1915,9 @@ static int hold_half(const char *fifo, unsigned long len)
 	sigset_t set;
 	int fd, sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	fd = open(fifo, O_WRONLY);
-	if (fd < 0) {
-		fprintf(stderr, PROG ": %s: %s\n", fifo, strerror(errno));
+	fd = hold_open(fifo, &set);
+	if (fd < 0)
 		return 2;
-	}
 	/* 2 MiB aligned, so that PREPARE keyed by the VA has whole chunks */
 	a = mmap(NULL, len + 2 * MIB, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1920,11 +1935,8 @@ static int hold_half(const char *fifo, unsigned long len)
 		printf(PROG ": hold-half: %lu MiB at %p, pid %d: %lu present pages in %lu runs\n",
 		       len / MIB, (void *)a, (int)getpid(), l.present, l.runs);
 	fflush(stdout);
-	if (dprintf(fd, "%#lx %d\n", (unsigned long)a, (int)getpid()) < 0) {
-		fprintf(stderr, PROG ": %s: %s\n", fifo, strerror(errno));
+	if (hold_announce(fd, fifo, a))
 		return 2;
-	}
-	close(fd);
 	sigwait(&set, &sig);
 	/* Before reading: a read would fault the zero page into the holes */
 	if (!layout_from_pagemap(0, (uintptr_t)a, len, (uintptr_t)a, &l))

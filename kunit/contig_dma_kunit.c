@@ -425,13 +425,16 @@ static void populate_thp(struct kunit *test)
 
 /*
  * Holes whose targets are other pages' frames: with exchanges only, every
- * hole gets a page elsewhere, which then swaps with the target's owner
- * (often the interleaved buffer): that owner's data, the range's data and
- * the zeroes of the holes all survive, and the range is one run.
+ * hole gets a page elsewhere, which then swaps with the target's owner.
+ * Such a request needs a window of frames all in use: a THP of another
+ * mapping is one for sure (split for the exchanges), whatever else the
+ * machine holds. That mapping's data, the range's data and the zeroes of
+ * the holes all survive, and the range is one run.
  */
 static void populate_holes_exchange_only(struct kunit *test)
 {
 	unsigned long a, b, holes = 3 * HOLE / PAGE_SIZE;
+	unsigned long t = user_mem_map_thp(test);
 	struct contig_dma_result res;
 
 	user_mem_map_interleaved(test, &a, &b);
@@ -452,6 +455,7 @@ static void populate_holes_exchange_only(struct kunit *test)
 		log_moves(test, &res);
 	check_holes(test, a, 1);
 	user_mem_check(test, b, SZ_2M, 2);
+	user_mem_check(test, t, SZ_2M, 0);
 }
 
 /*

@@ -325,6 +325,28 @@ static void check_holes(struct kunit *test, unsigned long a, u64 seed)
 }
 
 /*
+ * After a populating request on punch_holes()'s range @a, interleaved with
+ * @b: the holes populated, by the engine, the range one congruent run of
+ * present pages, the holes zero, every other page of @a and @b intact.
+ */
+static void expect_holes_placed(struct kunit *test,
+				const struct contig_dma_result *res,
+				unsigned long a, unsigned long b)
+{
+	unsigned long holes = 3 * HOLE / PAGE_SIZE;
+
+	KUNIT_EXPECT_EQ(test, res->populated, holes);
+	KUNIT_EXPECT_EQ(test, res->moves.populated, holes);
+	KUNIT_EXPECT_EQ(test, res->after.present, 512);
+	KUNIT_EXPECT_EQ(test, res->after.runs, 1);
+	KUNIT_EXPECT_EQ(test, res->after.chunks_2m, 1);
+	if (res->after.runs != 1)
+		log_moves(test, res);
+	check_holes(test, a, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+}
+
+/*
  * Holes at the start, in the middle and at the end of a scattered range,
  * for a writable pin: faulted in and placed with the rest, one congruent
  * run, each hole zero, every other page (and the interleaved buffer,
@@ -341,15 +363,7 @@ static void populate_holes(struct kunit *test)
 					       &res), 0);
 	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
 	KUNIT_EXPECT_EQ(test, res.before.present, 512 - holes);
-	KUNIT_EXPECT_EQ(test, res.populated, holes);
-	KUNIT_EXPECT_EQ(test, res.moves.populated, holes);
-	KUNIT_EXPECT_EQ(test, res.after.present, 512);
-	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
-	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
-	if (res.after.runs != 1)
-		log_moves(test, &res);
-	check_holes(test, a, 1);
-	user_mem_check(test, b, SZ_2M, 2);
+	expect_holes_placed(test, &res, a, b);
 
 	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
 					       &res), 0);
@@ -443,18 +457,10 @@ static void populate_holes_exchange_only(struct kunit *test)
 					       CONTIG_DMA_EXCHANGE_ONLY,
 					       &res), 0);
 	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
-	KUNIT_EXPECT_EQ(test, res.moves.populated, holes);
 	KUNIT_EXPECT_EQ(test, res.moves.populated_in_place, 0);
 	KUNIT_EXPECT_GE(test, res.moves.exchanged, holes);
 	KUNIT_EXPECT_EQ(test, res.moves.migrated, 0);
-	KUNIT_EXPECT_EQ(test, res.populated, holes);
-	KUNIT_EXPECT_EQ(test, res.after.present, 512);
-	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
-	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
-	if (res.after.runs != 1)
-		log_moves(test, &res);
-	check_holes(test, a, 1);
-	user_mem_check(test, b, SZ_2M, 2);
+	expect_holes_placed(test, &res, a, b);
 	user_mem_check(test, t, SZ_2M, 0);
 }
 

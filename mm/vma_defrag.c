@@ -261,10 +261,14 @@ static void search_stopped(struct defrag_ctx *ctx, int err)
 		ctx->stop = err == -EINTR ? -EINTR : 1;
 }
 
-/* Will page @i of segment @s take its frame: present, or a hole to fill? */
-static bool search_takes(const struct vma_defrag_search *s, unsigned long i)
+/*
+ * Will page @i take its frame in a window: present (@pfns), or a hole the
+ * request fills (@fill, may be NULL)?
+ */
+static bool takes_frame(const unsigned long *pfns, const unsigned long *fill,
+			unsigned long i)
 {
-	return s->pfns[i] || (s->fill && test_bit(i, s->fill));
+	return pfns[i] || (fill && test_bit(i, fill));
 }
 
 /*
@@ -280,11 +284,12 @@ static bool claim_window(struct defrag_ctx *ctx,
 	unsigned long i = 0, run;
 
 	while (i < s->nr) {
-		if (!search_takes(s, i)) {
+		if (!takes_frame(s->pfns, s->fill, i)) {
 			i++;
 			continue;
 		}
-		for (run = i + 1; run < s->nr && search_takes(s, run); run++)
+		for (run = i + 1; run < s->nr && takes_frame(s->pfns, s->fill, run);
+		     run++)
 			;
 		claim = defrag_claim_add(anchor + i, run - i);
 		if (IS_ERR(claim)) {
@@ -423,7 +428,7 @@ static unsigned long trim_to_present(const struct defrag_ctx *ctx,
 	unsigned long lo = *first, end = *first + *nr, hi, i, n = 0;
 
 	for (i = lo; i < end; i++) {
-		if (!ctx->pfns[i] && !(ctx->fill && test_bit(i, ctx->fill)))
+		if (!takes_frame(ctx->pfns, ctx->fill, i))
 			continue;
 		if (!n++)
 			lo = i;
@@ -597,6 +602,19 @@ static void drain_pcp(struct defrag_ctx *ctx, struct zone *zone)
 	drain_all_pages(zone);
 	ctx->stats->drains++;
 	ctx->stats->drain_ns += ktime_get_ns() - t0;
+}
+
+/* take_free(), once more after a drain if a per-CPU free list holds @pfn */
+static int take_free_drained(struct defrag_ctx *ctx, unsigned long pfn,
+			     unsigned int order)
+{
+	int ret = take_free(ctx, pfn, order);
+
+	if (ret == -EBUSY) {
+		drain_pcp(ctx, page_zone(pfn_to_page(pfn)));
+		ret = take_free(ctx, pfn, order);
+	}
+	return ret;
 }
 
 /*
@@ -799,6 +817,14 @@ static void fail(struct defrag_ctx *ctx, enum vma_defrag_fail why,
 	}
 }
 
+/* Hole @index could not be filled now: once more after the window */
+static void retry_hole(struct defrag_ctx *ctx, unsigned long index)
+{
+	__set_bit(index, ctx->fill);
+	if (!ctx->retrying)
+		__set_bit(index, ctx->retry);
+}
+
 static void fill_evicted(struct defrag_ctx *ctx, unsigned long index);
 
 static void flush_batch(struct defrag_ctx *ctx)
@@ -854,9 +880,7 @@ static void flush_batch(struct defrag_ctx *ctx)
 				}
 				/* The hole gets a page elsewhere, later */
 				folio_put(m->dst);
-				__set_bit(ctx->move_index[i], ctx->fill);
-				if (!ctx->retrying)
-					__set_bit(ctx->move_index[i], ctx->retry);
+				retry_hole(ctx, ctx->move_index[i]);
 				ctx->move_evicts[i] = false;
 				continue;
 			}
@@ -1088,12 +1112,7 @@ static bool queue_move(struct defrag_ctx *ctx, struct folio *folio,
 	}
 	held = held_at(ctx, target, order);
 	if (!held && !exchange_only && target_free(target)) {
-		ret = take_free(ctx, target, order);
-		if (ret == -EBUSY) {
-			/* A per-CPU free list holds it */
-			drain_pcp(ctx, page_zone(pfn_to_page(target)));
-			ret = take_free(ctx, target, order);
-		}
+		ret = take_free_drained(ctx, target, order);
 		if (ret == -ENOMEM) {
 			fail(ctx, VMA_DEFRAG_FAIL_NOMEM, nr, index);
 			folio_put(folio);
@@ -1193,22 +1212,63 @@ split_ours:
 /* ---------------------------------------------------------------------- */
 /* Populating holes into place */
 
+/* @n holes filled, at their targets if @in_place */
+static void count_filled(struct defrag_ctx *ctx, unsigned long n,
+			 bool in_place)
+{
+	ctx->stats->populated += n;
+	if (in_place)
+		ctx->stats->populated_in_place += n;
+	ctx->moved += n;
+}
+
 /*
- * May the request fill the holes of @vma (VMA_DEFRAG_POPULATE)? Private
- * anonymous memory the caller's pin could fault in: writable for a
+ * The frame @target of a hole, held or free, taken out of ctx->held for
+ * it as an order-0 page; NULL when it is in use (or held as a large
+ * folio, left by a failed migration).
+ */
+static struct page *take_hole_frame(struct defrag_ctx *ctx,
+				    unsigned long target)
+{
+	struct page *held = held_at(ctx, target, 0);
+
+	if (!held && target_free(target) &&
+	    !take_free_drained(ctx, target, 0))
+		held = held_at(ctx, target, 0);
+	if (!held || folio_test_large(page_folio(held)))
+		return NULL;
+	xa_erase(&ctx->held, target);
+	return held;
+}
+
+/**
+ * vma_defrag_vma_fillable() - may VMA_DEFRAG_POPULATE fill a VMA's holes
+ * @vma: the VMA; mmap_lock held
+ * @write: for a writable pin (VMA_DEFRAG_POPULATE_WRITE)
+ *
+ * Private anonymous memory the caller's pin could fault in: writable for a
  * writable pin, readable for a read-only one (check_vma_flags() in
  * mm/gup.c). Not under userfaultfd, whose handler decides what a missing
  * page gets. Shmem holes are left to the pin: its pages belong in the
  * page cache, which a fault fills.
+ *
+ * Return: true if a request with VMA_DEFRAG_POPULATE fills its holes.
  */
-static bool may_fill(const struct defrag_ctx *ctx, struct vm_area_struct *vma)
+bool vma_defrag_vma_fillable(struct vm_area_struct *vma, bool write)
 {
-	vm_flags_t need = ctx->req->flags & VMA_DEFRAG_POPULATE_WRITE ?
-			  VM_WRITE : VM_READ;
-
-	return ctx->fill && vma_is_anonymous(vma) && (vma->vm_flags & need) &&
+	return vma_is_anonymous(vma) &&
+	       (vma->vm_flags & (write ? VM_WRITE : VM_READ)) &&
 	       !(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_HUGETLB)) &&
 	       !userfaultfd_armed(vma);
+}
+EXPORT_SYMBOL_GPL(vma_defrag_vma_fillable);
+
+/* Does this request fill the holes of @vma? */
+static bool may_fill(const struct defrag_ctx *ctx, struct vm_area_struct *vma)
+{
+	return ctx->fill &&
+	       vma_defrag_vma_fillable(vma, ctx->req->flags &
+					    VMA_DEFRAG_POPULATE_WRITE);
 }
 
 /* The first address in [@va, @end) of a VMA whose holes may be filled */
@@ -1226,97 +1286,90 @@ static unsigned long next_fillable(struct defrag_ctx *ctx, unsigned long va,
 	return end;
 }
 
-/* The PMD entry covering @va, with a page table below it; NULL: no memory */
-static pmd_t *fill_pmd(struct mm_struct *mm, unsigned long va)
+/* The PMD entry covering @va, with the tables above it; NULL: no memory */
+static pmd_t *alloc_pmd(struct mm_struct *mm, unsigned long va)
 {
-	pgd_t *pgd = pgd_offset(mm, va);
-	p4d_t *p4d;
-	pud_t *pud;
-	pmd_t *pmd;
+	p4d_t *p4d = p4d_alloc(mm, pgd_offset(mm, va), va);
+	pud_t *pud = p4d ? pud_alloc(mm, p4d, va) : NULL;
 
-	p4d = p4d_alloc(mm, pgd, va);
-	if (!p4d)
-		return NULL;
-	pud = pud_alloc(mm, p4d, va);
-	if (!pud)
-		return NULL;
-	pmd = pmd_alloc(mm, pud, va);
-	if (!pmd || pte_alloc(mm, pmd))
-		return NULL;
-	return pmd;
+	return pud ? pmd_alloc(mm, pud, va) : NULL;
 }
 
 /*
- * Map a zeroed page at @va, still a hole, as do_anonymous_page() maps a
- * write fault's page (or, for a read-only pin, as the unsharing fault of
- * a read-only FOLL_LONGTERM pin does: exclusive, not writable): @folio, a
- * frame the request took at the page's target, or, when NULL, a folio
- * allocated where a fault would allocate it (the VMA's policy). Charged
- * to @mm's memcg as a fault is. Returns 0, -EEXIST when something was
- * mapped there meanwhile, -EFAULT when the VMA went or changed, -ENOMEM
- * or -EINTR. @folio is consumed either way.
+ * Map zeroed pages at @va and the pages after it, holes all under one PMD,
+ * as do_anonymous_page() maps a write fault's page (or, for a read-only
+ * pin, as the unsharing fault of a read-only FOLL_LONGTERM pin does:
+ * exclusive, not writable), under one hold of mmap_lock and of the
+ * page-table lock: @folios[0..@n), frames the request took at the pages'
+ * targets (order 0), or, where an entry is NULL, a folio allocated where a
+ * fault would allocate it (the VMA's policy). Charged to the mm's memcg as
+ * a fault is. A page whose entry is no longer empty, or whose VMA went or
+ * changed, is given back. Returns the pages mapped; every folio is
+ * consumed.
  */
-static int install_hole(struct defrag_ctx *ctx, unsigned long va,
-			struct folio *folio)
+static unsigned long install_run(struct defrag_ctx *ctx, unsigned long va,
+				 struct folio **folios, unsigned long n)
 {
 	bool write = ctx->req->flags & VMA_DEFRAG_POPULATE_WRITE;
 	struct mm_struct *mm = ctx->mm;
+	unsigned long k, mapped = 0, all = n;
 	struct vm_area_struct *vma;
 	spinlock_t *ptl;	/* of the page table */
-	pte_t *pte, entry;
+	pte_t *pte = NULL;
 	pmd_t *pmd;
-	int ret;
 
 	if (mmap_read_lock_killable(mm)) {
-		ret = -EINTR;
+		ctx->stop = -EINTR;
 		goto put;
 	}
 	vma = vma_lookup(mm, va);
-	ret = -EFAULT;
-	if (!vma || !may_fill(ctx, vma) || test_bit(MMF_UNSTABLE, &mm->flags))
+	if (!vma || !may_fill(ctx, vma) || va + n * PAGE_SIZE > vma->vm_end ||
+	    test_bit(MMF_UNSTABLE, &mm->flags) || anon_vma_prepare(vma))
 		goto unlock;
-	ret = -ENOMEM;
-	if (anon_vma_prepare(vma))
-		goto unlock;
-	if (folio) {
-		clear_user_highpage(&folio->page, va);
-	} else {
-		folio = vma_alloc_zeroed_movable_folio(vma, va);
-		if (!folio)
-			goto unlock;
+	for (k = 0; k < n; k++) {
+		unsigned long addr = va + k * PAGE_SIZE;
+
+		if (folios[k])
+			clear_user_highpage(&folios[k]->page, addr);
+		else
+			folios[k] = vma_alloc_zeroed_movable_folio(vma, addr);
+		if (!folios[k] || mem_cgroup_charge(folios[k], mm, GFP_KERNEL))
+			break;
+		__folio_mark_uptodate(folios[k]);
 	}
-	if (mem_cgroup_charge(folio, mm, GFP_KERNEL))
-		goto unlock;
-	__folio_mark_uptodate(folio);
-	pmd = fill_pmd(mm, va);
-	if (!pmd)
-		goto unlock;
-	ret = -EEXIST;
-	pte = pte_offset_map_lock(mm, pmd, va, &ptl);
+	n = k;
+	pmd = alloc_pmd(mm, va);
+	if (pmd && !pte_alloc(mm, pmd))
+		pte = pte_offset_map_lock(mm, pmd, va, &ptl);
 	if (!pte)
 		goto unlock;
-	if (!pte_none(ptep_get(pte))) {
-		pte_unmap_unlock(pte, ptl);
-		goto unlock;
+	for (k = 0; k < n; k++) {
+		unsigned long addr = va + k * PAGE_SIZE;
+		pte_t entry;
+
+		if (!pte_none(ptep_get(pte + k)))
+			continue;
+		entry = pte_sw_mkyoung(mk_pte(&folios[k]->page,
+					      vma->vm_page_prot));
+		if (write && (vma->vm_flags & VM_WRITE))
+			entry = pte_mkwrite(pte_mkdirty(entry), vma);
+		folio_add_new_anon_rmap(folios[k], vma, addr, RMAP_EXCLUSIVE);
+		folio_add_lru_vma(folios[k], vma);
+		set_pte_at(mm, addr, pte + k, entry);
+		update_mmu_cache_range(NULL, vma, addr, pte + k, 1);
+		folios[k] = NULL;
+		mapped++;
 	}
-	entry = pte_sw_mkyoung(mk_pte(&folio->page, vma->vm_page_prot));
-	if (write && (vma->vm_flags & VM_WRITE))
-		entry = pte_mkwrite(pte_mkdirty(entry), vma);
-	inc_mm_counter(mm, MM_ANONPAGES);
-	folio_add_new_anon_rmap(folio, vma, va, RMAP_EXCLUSIVE);
-	folio_add_lru_vma(folio, vma);
-	set_pte_at(mm, va, pte, entry);
-	update_mmu_cache_range(NULL, vma, va, pte, 1);
+	add_mm_counter(mm, MM_ANONPAGES, mapped);
 	pte_unmap_unlock(pte, ptl);
-	mmap_read_unlock(mm);
-	return 0;
 unlock:
 	mmap_read_unlock(mm);
 put:
-	/* Uncharged and given back to the allocator */
-	if (folio)
-		folio_put(folio);
-	return ret;
+	/* Uncharged, if they were, and given back to the allocator */
+	for (k = 0; k < all; k++)
+		if (folios[k])
+			folio_put(folios[k]);
+	return mapped;
 }
 
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
@@ -1342,8 +1395,6 @@ static bool fill_thp(struct defrag_ctx *ctx, const struct defrag_segment *seg,
 	pgtable_t pgtable;
 	spinlock_t *ptl;	/* of the PMD */
 	pmd_t *pmd, entry;
-	pud_t *pud;
-	p4d_t *p4d;
 
 	if (pageblock_order != HPAGE_PMD_ORDER ||
 	    !IS_ALIGNED(va, HPAGE_PMD_SIZE) ||
@@ -1361,9 +1412,7 @@ static bool fill_thp(struct defrag_ctx *ctx, const struct defrag_segment *seg,
 				     HPAGE_PMD_ORDER) ||
 	    test_bit(MMF_UNSTABLE, &mm->flags) || anon_vma_prepare(vma))
 		goto unlock;
-	p4d = p4d_alloc(mm, pgd_offset(mm, va), va);
-	pud = p4d ? pud_alloc(mm, p4d, va) : NULL;
-	pmd = pud ? pmd_alloc(mm, pud, va) : NULL;
+	pmd = alloc_pmd(mm, va);
 	if (!pmd || !pmd_none(pmdp_get(pmd)))
 		goto unlock;
 	/*
@@ -1409,10 +1458,8 @@ static bool fill_thp(struct defrag_ctx *ctx, const struct defrag_segment *seg,
 	mmap_read_unlock(mm);
 
 	bitmap_clear(ctx->fill, index, HPAGE_PMD_NR);
-	ctx->stats->populated += HPAGE_PMD_NR;
-	ctx->stats->populated_in_place += HPAGE_PMD_NR;
+	count_filled(ctx, HPAGE_PMD_NR, true);
 	ctx->stats->populated_thp++;
-	ctx->moved += HPAGE_PMD_NR;
 	return true;
 unlock:
 	mmap_read_unlock(mm);
@@ -1491,104 +1538,20 @@ static bool queue_evict(struct defrag_ctx *ctx, unsigned long index,
 static void fill_evicted(struct defrag_ctx *ctx, unsigned long index)
 {
 	unsigned long target = ctx->seg->anchor + (index - ctx->seg->first);
-	unsigned long va = ctx->req->start + index * PAGE_SIZE;
-	struct page *held = held_at(ctx, target, 0);
-	int ret = 0;
+	struct page *page = take_hole_frame(ctx, target);
+	struct folio *folio;
 
-	if (!held) {
-		ret = take_free(ctx, target, 0);
-		if (ret == -EBUSY) {
-			drain_pcp(ctx, ctx->seg->zone);
-			ret = take_free(ctx, target, 0);
-		}
-		held = ret ? NULL : held_at(ctx, target, 0);
-	}
-	if (!held || folio_test_large(page_folio(held))) {
-		__set_bit(index, ctx->fill);
-		if (!ctx->retrying)
-			__set_bit(index, ctx->retry);
+	if (!page) {
+		retry_hole(ctx, index);
 		return;
 	}
-	xa_erase(&ctx->held, target);
-	ret = install_hole(ctx, va, page_folio(held));
-	if (ret == -EINTR)
-		ctx->stop = -EINTR;
-	if (ret)
-		return;
-	ctx->stats->populated++;
-	ctx->stats->populated_in_place++;
-	ctx->moved++;
+	folio = page_folio(page);
+	count_filled(ctx, install_run(ctx, ctx->req->start + index * PAGE_SIZE,
+				      &folio, 1), true);
 }
 
 /* Runs of holes shorter than this are filled a page at a time */
 #define FILL_RUN_MIN	8
-
-/*
- * Map @folios[0..@n) (free target frames taken for the request, order 0)
- * at @va and the pages after it, all under one PMD, as install_hole() maps
- * one: under one hold of mmap_lock and of the page-table lock. A page whose
- * entry is no longer empty is given back. Returns the pages mapped; every
- * folio is consumed.
- */
-static unsigned long install_run(struct defrag_ctx *ctx, unsigned long va,
-				 struct folio **folios, unsigned long n)
-{
-	bool write = ctx->req->flags & VMA_DEFRAG_POPULATE_WRITE;
-	struct mm_struct *mm = ctx->mm;
-	unsigned long k, mapped = 0, all = n;
-	struct vm_area_struct *vma;
-	spinlock_t *ptl;	/* of the page table */
-	pte_t *pte = NULL;
-	pmd_t *pmd;
-
-	if (mmap_read_lock_killable(mm)) {
-		ctx->stop = -EINTR;
-		goto put;
-	}
-	vma = vma_lookup(mm, va);
-	if (!vma || !may_fill(ctx, vma) || va + n * PAGE_SIZE > vma->vm_end ||
-	    test_bit(MMF_UNSTABLE, &mm->flags) || anon_vma_prepare(vma))
-		goto unlock;
-	for (k = 0; k < n; k++) {
-		clear_user_highpage(&folios[k]->page, va + k * PAGE_SIZE);
-		if (mem_cgroup_charge(folios[k], mm, GFP_KERNEL))
-			break;
-		__folio_mark_uptodate(folios[k]);
-	}
-	n = k;
-	pmd = fill_pmd(mm, va);
-	if (pmd)
-		pte = pte_offset_map_lock(mm, pmd, va, &ptl);
-	if (!pte)
-		goto unlock;
-	for (k = 0; k < n; k++) {
-		unsigned long addr = va + k * PAGE_SIZE;
-		pte_t entry;
-
-		if (!pte_none(ptep_get(pte + k)))
-			continue;
-		entry = pte_sw_mkyoung(mk_pte(&folios[k]->page,
-					      vma->vm_page_prot));
-		if (write && (vma->vm_flags & VM_WRITE))
-			entry = pte_mkwrite(pte_mkdirty(entry), vma);
-		folio_add_new_anon_rmap(folios[k], vma, addr, RMAP_EXCLUSIVE);
-		folio_add_lru_vma(folios[k], vma);
-		set_pte_at(mm, addr, pte + k, entry);
-		update_mmu_cache_range(NULL, vma, addr, pte + k, 1);
-		folios[k] = NULL;
-		mapped++;
-	}
-	add_mm_counter(mm, MM_ANONPAGES, mapped);
-	pte_unmap_unlock(pte, ptl);
-unlock:
-	mmap_read_unlock(mm);
-put:
-	/* Uncharged, if they were, and given back to the allocator */
-	for (k = 0; k < all; k++)
-		if (folios[k])
-			folio_put(folios[k]);
-	return mapped;
-}
 
 /*
  * Fill the run of holes from @index whose targets, from @target on, are
@@ -1605,9 +1568,8 @@ static unsigned long fill_run(struct defrag_ctx *ctx,
 {
 	unsigned long va = ctx->req->start + index * PAGE_SIZE;
 	struct folio **folios = ctx->run_folios;
-	unsigned long max, n, k, mapped;
+	unsigned long max, n, k;
 	struct page *piece;
-	int ret;
 
 	if (!folios || (ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY))
 		return 0;
@@ -1617,13 +1579,8 @@ static unsigned long fill_run(struct defrag_ctx *ctx,
 	n = find_next_zero_bit(ctx->fill, index + max, index) - index;
 	if (n < FILL_RUN_MIN)
 		return 0;
-	if (!xa_load(&ctx->held, target) && target_free(target)) {
-		ret = take_free(ctx, target, 0);
-		if (ret == -EBUSY) {
-			drain_pcp(ctx, seg->zone);
-			take_free(ctx, target, 0);
-		}
-	}
+	if (!xa_load(&ctx->held, target) && target_free(target))
+		take_free_drained(ctx, target, 0);
 	if (n == pageblock_nr_pages &&
 	    xa_get_mark(&ctx->held, target, HELD_WHOLE)) {
 		piece = xa_erase(&ctx->held, target);
@@ -1644,10 +1601,7 @@ static unsigned long fill_run(struct defrag_ctx *ctx,
 			return 0;
 	}
 	bitmap_clear(ctx->fill, index, n);
-	mapped = install_run(ctx, va, folios, n);
-	ctx->stats->populated += mapped;
-	ctx->stats->populated_in_place += mapped;
-	ctx->moved += mapped;
+	count_filled(ctx, install_run(ctx, va, folios, n), true);
 	return n;
 }
 
@@ -1664,47 +1618,25 @@ static unsigned long fill_run(struct defrag_ctx *ctx,
 static unsigned long fill_hole(struct defrag_ctx *ctx, unsigned long index,
 			       unsigned long target)
 {
-	unsigned long va = ctx->req->start + index * PAGE_SIZE;
 	unsigned int flags = ctx->req->flags;
-	struct folio *folio = NULL;
-	struct page *held;
-	int ret;
+	bool exchange_only = flags & VMA_DEFRAG_EXCHANGE_ONLY;
+	struct page *page = exchange_only ? NULL : take_hole_frame(ctx, target);
+	struct folio *folio = page ? page_folio(page) : NULL;
 
 	__clear_bit(index, ctx->fill);
-	held = held_at(ctx, target, 0);
-	if (!held && !(flags & VMA_DEFRAG_EXCHANGE_ONLY) && target_free(target)) {
-		ret = take_free(ctx, target, 0);
-		if (ret == -EBUSY) {
-			/* A per-CPU free list holds it */
-			drain_pcp(ctx, page_zone(pfn_to_page(target)));
-			ret = take_free(ctx, target, 0);
-		}
-		if (!ret)
-			held = held_at(ctx, target, 0);
-	}
-	/* A large folio left there by a failed migration stays held */
-	if (held && !folio_test_large(page_folio(held))) {
-		xa_erase(&ctx->held, target);
-		folio = page_folio(held);
-	} else if (flags & VMA_DEFRAG_FREE_ONLY) {
+	if (!page && (flags & VMA_DEFRAG_FREE_ONLY)) {
 		/* Its target is someone's page, which this request may not touch */
 		fail(ctx, VMA_DEFRAG_FAIL_UNMOVABLE, 1, index);
 		return 1;
-	} else if (!(flags & VMA_DEFRAG_EXCHANGE_ONLY) && !ctx->retrying &&
-		   queue_evict(ctx, index, target)) {
-		return 1;
 	}
-	ret = install_hole(ctx, va, folio);
-	if (ret == -EINTR)
-		ctx->stop = -EINTR;
-	if (ret)
+	if (!page && !exchange_only && !ctx->retrying &&
+	    queue_evict(ctx, index, target))
 		return 1;
-	ctx->stats->populated++;
-	ctx->moved++;
-	if (folio) {
-		ctx->stats->populated_in_place++;
+	if (!install_run(ctx, ctx->req->start + index * PAGE_SIZE, &folio, 1))
 		return 1;
-	}
+	count_filled(ctx, 1, page);
+	if (page)
+		return 1;
 	/* On the LRU, so that it can be isolated for the exchange */
 	lru_add_drain();
 	return 0;

@@ -45,7 +45,6 @@
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sizes.h>
-#include <linux/userfaultfd_k.h>
 #include <linux/vma_defrag.h>
 
 #include "internal.h"
@@ -245,21 +244,6 @@ static int populate_like_pin(struct mm_struct *mm,
 	return ret;
 }
 
-/*
- * Can the engine fill the holes of the range (VMA_DEFRAG_POPULATE)? One
- * private anonymous VMA (contig_dma_check_vmas() passed) that the pin
- * could fault in: writable for a writable pin. Not under userfaultfd.
- */
-static bool anon_fillable(struct mm_struct *mm, unsigned long start,
-			  bool write)
-{
-	struct vm_area_struct *vma = vma_lookup(mm, start);
-
-	return vma && vma_is_anonymous(vma) &&
-	       (vma->vm_flags & (write ? VM_WRITE : VM_READ)) &&
-	       !userfaultfd_armed(vma);
-}
-
 static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 		   struct contig_dma_result *res)
 {
@@ -275,7 +259,8 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 		.stop = req->stop,
 		.stop_arg = req->stop_arg,
 	};
-	bool madvised, fillable, fill = false;
+	bool madvised, fillable, fill = false, walked = false;
+	struct vm_area_struct *vma;
 	bool privileged = may_touch_others(req);
 	bool pin_write = req->flags & CONTIG_DMA_PIN_WRITE;
 	struct contig_layout populated;
@@ -302,7 +287,9 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	ret = contig_dma_check_vmas(mm, req->start, req->len, true, &madvised);
-	fillable = !ret && anon_fillable(mm, req->start, pin_write);
+	/* One VMA (contig_dma_check_vmas() passed): the engine may fill it? */
+	vma = ret ? NULL : vma_lookup(mm, req->start);
+	fillable = vma && vma_defrag_vma_fillable(vma, pin_write);
 	mmap_read_unlock(mm);
 	if (ret)
 		return ret;
@@ -377,17 +364,21 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 		/*
 		 * Holes the engine did not fill (a chunk with no window, a
 		 * budget that ran out): what the pin will do to them is done
-		 * now, so that the layout below is what the device gets.
+		 * now, so that the layout below is what the device gets. With
+		 * none left, the walk that found none is that layout.
 		 */
 		ret = contig_layout_query(mm, req->start, req->len, req->key,
-					  &populated);
-		if (!ret && pin_changes(&populated))
+					  &res->after);
+		walked = !ret && !pin_changes(&res->after);
+		if (!ret && !walked)
 			ret = populate_like_pin(mm, req, pin_write);
 		if (ret != -EINTR)
 			ret = 0;
 	}
 	/* Also after a fatal signal: the caller learns what was moved */
-	contig_layout_query(mm, req->start, req->len, req->key, &res->after);
+	if (!walked)
+		contig_layout_query(mm, req->start, req->len, req->key,
+				    &res->after);
 	if (fill)
 		res->populated = fewer(res->after.present - res->after.zero,
 				       res->before.present - res->before.zero);

@@ -216,6 +216,7 @@ int vma_defrag_windows(const unsigned int *orders, unsigned int nr,
 		       struct vma_defrag_window_count *res);
 int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 		     struct vma_defrag_stats *stats);
+bool vma_defrag_vma_fillable(struct vm_area_struct *vma, bool write);
 void vma_defrag_unclaim(struct vma_defrag_claims *claims);
 unsigned int vma_defrag_migrate_to(struct vma_defrag_move *moves,
 				   unsigned int nr);
@@ -233,6 +234,12 @@ static inline int vma_defrag_range(struct mm_struct *mm,
 				   struct vma_defrag_stats *stats)
 {
 	return -EOPNOTSUPP;
+}
+
+static inline bool vma_defrag_vma_fillable(struct vm_area_struct *vma,
+					   bool write)
+{
+	return false;
 }
 
 static inline void vma_defrag_unclaim(struct vma_defrag_claims *claims)

@@ -56,18 +56,27 @@ contig_dma_test
 rc=$?
 [ $rc = 0 ] || fail "contig_dma_test exited $rc"
 
-# The holder opens the FIFO first: if it dies, the read sees end of file.
-rm -f $fifo
-mkfifo $fifo
-contig_dma_test --hold $fifo > /tmp/contig_dma.hold 2>&1 &
-holder=$!
-read -r addr pid < $fifo
-rm -f $fifo
-cat /tmp/contig_dma.hold
-if [ -z "$addr" ] || [ "$pid" != "$holder" ]; then
-	fail "the holder did not start (read '$addr' '$pid', pid $holder)"
-	addr=
-fi
+# start_holder LOG MODE [MIB]: contig_dma_test MODE $fifo [MIB] in the
+# background, its output in LOG (shown); sets $started_pid, and
+# $started_addr to its buffer's address, empty (a failure counted) if it
+# did not start. The holder opens the FIFO first: if it dies, the read
+# sees end of file.
+start_holder() {
+	rm -f $fifo
+	mkfifo $fifo
+	contig_dma_test "$2" $fifo $3 > "$1" 2>&1 &
+	started_pid=$!
+	read -r started_addr read_pid < $fifo
+	rm -f $fifo
+	cat "$1"
+	if [ -z "$started_addr" ] || [ "$read_pid" != "$started_pid" ]; then
+		fail "the holder ($2) did not start (read '$started_addr' '$read_pid', pid $started_pid)"
+		started_addr=
+	fi
+}
+
+start_holder /tmp/contig_dma.hold --hold
+holder=$started_pid pid=$started_pid addr=$started_addr
 
 if [ -n "$addr" ]; then
 	if run 0 "query" contigctl query --pid "$pid" "$addr" 64M; then
@@ -125,16 +134,9 @@ fi
 # every other page was ever written: the holes are filled (most at their
 # target frames, on this quiet memory), every page is then present in one
 # congruent run, and the holder finds its pages intact and the holes zero.
-rm -f $fifo
-mkfifo $fifo
-contig_dma_test --hold-half $fifo 16 > /tmp/contig_dma.half 2>&1 &
-half=$!
-read -r haddr hpid < $fifo
-rm -f $fifo
-if [ -z "$haddr" ] || [ "$hpid" != "$half" ]; then
-	cat /tmp/contig_dma.half
-	fail "the half-written holder did not start (read '$haddr' '$hpid', pid $half)"
-else
+start_holder /tmp/contig_dma.half --hold-half 16
+half=$started_pid hpid=$started_pid haddr=$started_addr
+if [ -n "$haddr" ]; then
 	in_place=$(cat $SYS/stats/pages_populated_in_place)
 	if run 0 "prepare --populate=write" contigctl prepare --pid "$hpid" \
 		--populate=write --json "$haddr" 16M; then

@@ -438,6 +438,44 @@ static void populate_thp(struct kunit *test)
 }
 
 /*
+ * A range read before it was written maps the shared zero page, which the
+ * pin replaces (writable or not: a long-term pin does not pin the zero
+ * page): with page tables of small pages in one VMA, and with the huge
+ * zero page in a THP VMA (enabled=always in the test guest), which is
+ * split as the pin's fault splits it. Every page is replaced at its
+ * target, zeroed; one congruent run, no zero page left, writable.
+ */
+static void populate_zero_page(struct kunit *test)
+{
+	unsigned long nothp = user_mem_map_anon(test, SZ_2M, 0);
+	unsigned long thp = ALIGN(user_mem_map_anon(test, 2 * SZ_2M, 0), SZ_2M);
+	unsigned long ranges[] = { nothp, thp };
+	struct contig_dma_result res;
+	int i;
+
+	user_mem_no_thp(test, nothp, SZ_2M);
+	for (i = 0; i < ARRAY_SIZE(ranges); i++) {
+		user_mem_check_zero(test, ranges[i], SZ_2M);
+		KUNIT_ASSERT_EQ(test, prepare_populate(ranges[i], SZ_2M,
+						       CONTIG_DMA_PIN_WRITE,
+						       &res), 0);
+		KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
+		KUNIT_EXPECT_EQ(test, res.before.zero, 512);
+		KUNIT_EXPECT_EQ(test, res.populated, 512);
+		KUNIT_EXPECT_EQ(test, res.moves.populated, 512);
+		KUNIT_EXPECT_EQ(test, res.after.zero, 0);
+		KUNIT_EXPECT_EQ(test, res.after.present, 512);
+		KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+		KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+		if (res.after.runs != 1 || res.moves.populated != 512)
+			log_moves(test, &res);
+		user_mem_check_zero(test, ranges[i], SZ_2M);
+		user_mem_fill(test, ranges[i], SZ_2M, 7 + i);
+		user_mem_check(test, ranges[i], SZ_2M, 7 + i);
+	}
+}
+
+/*
  * Holes whose targets are other pages' frames: with exchanges only, every
  * hole gets a page elsewhere, which then swaps with the target's owner.
  * Such a request needs a window of frames all in use: a THP of another
@@ -500,8 +538,11 @@ static void populate_read_only_anon(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, res.populated, holes);
 	KUNIT_EXPECT_EQ(test, res.after.present, 512);
 	KUNIT_EXPECT_EQ(test, res.after.zero, 0);
+	KUNIT_EXPECT_EQ(test, res.after.cow_shared, 0);
 	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
 	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	if (res.after.runs != 1)
+		log_moves(test, &res);
 	check_holes(test, a, 1);
 	user_mem_check(test, b, SZ_2M, 2);
 }
@@ -631,6 +672,7 @@ static struct kunit_case contig_dma_cases[] = {
 	KUNIT_CASE_SLOW(populate_holes),
 	KUNIT_CASE_SLOW(populate_into_place),
 	KUNIT_CASE_SLOW(populate_thp),
+	KUNIT_CASE_SLOW(populate_zero_page),
 	KUNIT_CASE_SLOW(populate_holes_exchange_only),
 	KUNIT_CASE_SLOW(populate_not_asked),
 	KUNIT_CASE_SLOW(populate_read_only_anon),

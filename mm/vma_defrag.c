@@ -96,8 +96,19 @@
  * the right to touch other processes' pages (VMA_DEFRAG_FREE_ONLY) it is
  * left to the pin. A whole PMD of holes in a VMA that allows THPs, whose
  * targets are a whole free block, gets one PMD-mapped THP there, as a THP
- * fault would map it (fill_thp()). Holes under userfaultfd, shmem holes and holes the pin
- * could not fault in (no VM_WRITE for a writable pin) are left alone.
+ * fault would map it (fill_thp()). Holes under userfaultfd, shmem holes
+ * and holes the pin could not fault in (no VM_WRITE for a writable pin)
+ * are left alone.
+ *
+ * The pin also replaces pages: the shared zero page, and an anonymous page
+ * not exclusive to the mm (shared copy-on-write after a fork, or KSM),
+ * which a long-term pin copies (gup_must_unshare()). In such VMAs those
+ * are holes to the plan too, and are filled the same way, with a copy of
+ * the shared page instead of zeroes: the new page is mapped in place of
+ * the old one as wp_page_copy() maps it, the other mms keep the old page,
+ * and the copy the pin would have made wherever the allocator put it is
+ * made at the target instead. A PMD mapping such pages is split first, as
+ * the pin's fault splits it.
  *
  * The request is bounded: it reschedules, stops on a fatal signal, and
  * stops at a page or time budget with a partial result. Concurrent munmap,
@@ -108,12 +119,14 @@
 #include <linux/cpuset.h>
 #include <linux/exchange.h>
 #include <linux/highmem.h>
+#include <linux/ksm.h>
 #include <linux/memcontrol.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mempolicy.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mmzone.h>
 #include <linux/page-isolation.h>
 #include <linux/pagewalk.h>
@@ -164,6 +177,20 @@ struct defrag_segment {
 	u16 *block_free;		/* free frames per pageblock, or NULL */
 };
 
+/*
+ * One page of a fill (install_run()): the frame taken for it at its target,
+ * or NULL for a page allocated where a fault would allocate it; then what
+ * its page-table entry held (@orig) and the page to copy from (@src: a
+ * page shared copy-on-write, held; NULL for zeroes; FILL_SKIP when the
+ * entry is not the fill's to replace).
+ */
+struct fill_slot {
+	struct folio *folio;
+	struct page *src;
+	pte_t orig;
+	bool install;
+};
+
 struct defrag_ctx {
 	struct mm_struct *mm;
 	const struct vma_defrag_request *req;	/* the slice at hand */
@@ -175,7 +202,7 @@ struct defrag_ctx {
 	unsigned long *seg_thps;	/* the same, for the segment at hand */
 	unsigned long *fill;		/* holes to populate (POPULATE), or NULL */
 	unsigned long *seg_fill;	/* the same, for the segment at hand */
-	struct folio **run_folios;	/* PTRS_PER_PTE, for fill_run() */
+	struct fill_slot *run;		/* PTRS_PER_PTE, for fill_run() */
 	unsigned long *refault;		/* our shmem pages an exchange unmapped */
 	unsigned long *retry;		/* pages that met a transient reference */
 	bool retrying;
@@ -1252,7 +1279,9 @@ static struct page *take_hole_frame(struct defrag_ctx *ctx,
  * page gets. Shmem holes are left to the pin: its pages belong in the
  * page cache, which a fault fills.
  *
- * Return: true if a request with VMA_DEFRAG_POPULATE fills its holes.
+ * Return: true if a request with VMA_DEFRAG_POPULATE fills its holes, and
+ * replaces the pages its pin would replace (the shared zero page, pages
+ * shared copy-on-write).
  */
 bool vma_defrag_vma_fillable(struct vm_area_struct *vma, bool write)
 {
@@ -1295,29 +1324,90 @@ static pmd_t *alloc_pmd(struct mm_struct *mm, unsigned long va)
 	return pud ? pmd_alloc(mm, pud, va) : NULL;
 }
 
+/* A page-table entry a fill leaves alone */
+#define FILL_SKIP	ERR_PTR(-EBUSY)
+
 /*
- * Map zeroed pages at @va and the pages after it, holes all under one PMD,
- * as do_anonymous_page() maps a write fault's page (or, for a read-only
- * pin, as the unsharing fault of a read-only FOLL_LONGTERM pin does:
- * exclusive, not writable), under one hold of mmap_lock and of the
- * page-table lock: @folios[0..@n), frames the request took at the pages'
- * targets (order 0), or, where an entry is NULL, a folio allocated where a
+ * Would a long-term pin copy @page before pinning it? An anonymous page
+ * not exclusive to the mm mapping it (shared copy-on-write after a fork,
+ * or a KSM page): gup_must_unshare(), for a read-only pin as for a
+ * writable one. Read under the lock of the entry that maps it.
+ */
+static bool pin_copies(struct page *page)
+{
+	return PageAnon(page) && !PageAnonExclusive(page);
+}
+
+/*
+ * What a fill puts in place of page-table entry @pte of @vma at @addr, as
+ * the pin's fault would: a zeroed page for nothing mapped or for the
+ * shared zero page (NULL); a copy of @pte's page when the pin would copy
+ * it (that page); else FILL_SKIP.
+ */
+static struct page *fill_source(struct vm_area_struct *vma,
+				unsigned long addr, pte_t pte)
+{
+	struct page *page;
+
+	if (pte_none(pte))
+		return NULL;
+	if (!pte_present(pte))
+		return FILL_SKIP;
+	if (is_zero_pfn(pte_pfn(pte)))
+		return NULL;
+	page = vm_normal_page(vma, addr, pte);
+	return page && pin_copies(page) ? page : FILL_SKIP;
+}
+
+/*
+ * A PMD mapping what the pin would replace (the huge zero page, or a THP
+ * shared copy-on-write) is split first, as the pin's unsharing fault
+ * splits it (do_huge_pmd_wp_page()), so that its pages are replaced one
+ * by one. mmap_lock is held.
+ */
+static void split_shared_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+			     unsigned long va)
+{
+	pmd_t val = pmdp_get_lockless(pmd);
+
+	if (pmd_trans_huge(val) &&
+	    (is_huge_zero_pmd(val) || pin_copies(pmd_page(val))))
+		split_huge_pmd(vma, pmd, va);
+}
+
+/*
+ * Map new pages at @va and the pages after it, all under one PMD, where
+ * the pin would put new pages: holes, the shared zero page, and pages the
+ * pin would copy (pin_copies()), whose content the new page takes. They
+ * are mapped as do_anonymous_page() maps a write fault's page and
+ * wp_page_copy() a copy (for a read-only pin, as its unsharing fault
+ * does: exclusive, not writable), under one hold of mmap_lock and of the
+ * page-table lock. @run[0..@n).folio are frames the request took at the
+ * pages' targets (order 0), or, where NULL, a folio is allocated where a
  * fault would allocate it (the VMA's policy). Charged to the mm's memcg as
- * a fault is. A page whose entry is no longer empty, or whose VMA went or
- * changed, is given back. Returns the pages mapped; every folio is
- * consumed.
+ * a fault is. An entry that changed since it was read, or whose VMA went
+ * or changed, is left alone and its folio given back. Entries replaced
+ * are cleared and flushed from the TLBs before the new ones are set, and
+ * the old page's mapping dropped after, as in wp_page_copy(). Returns the
+ * pages mapped; every folio is consumed.
  */
 static unsigned long install_run(struct defrag_ctx *ctx, unsigned long va,
-				 struct folio **folios, unsigned long n)
+				 struct fill_slot *run, unsigned long n)
 {
 	bool write = ctx->req->flags & VMA_DEFRAG_POPULATE_WRITE;
+	unsigned long k, mapped = 0, new_anon = 0, all = n;
+	struct mmu_notifier_range range;
 	struct mm_struct *mm = ctx->mm;
-	unsigned long k, mapped = 0, all = n;
+	bool replacing = false, cleared = false;
 	struct vm_area_struct *vma;
 	spinlock_t *ptl;	/* of the page table */
-	pte_t *pte = NULL;
+	pte_t *pte;
 	pmd_t *pmd;
 
+	for (k = 0; k < all; k++) {
+		run[k].src = FILL_SKIP;
+		run[k].install = false;
+	}
 	if (mmap_read_lock_killable(mm)) {
 		ctx->stop = -EINTR;
 		goto put;
@@ -1326,49 +1416,123 @@ static unsigned long install_run(struct defrag_ctx *ctx, unsigned long va,
 	if (!vma || !may_fill(ctx, vma) || va + n * PAGE_SIZE > vma->vm_end ||
 	    test_bit(MMF_UNSTABLE, &mm->flags) || anon_vma_prepare(vma))
 		goto unlock;
-	for (k = 0; k < n; k++) {
-		unsigned long addr = va + k * PAGE_SIZE;
-
-		if (folios[k])
-			clear_user_highpage(&folios[k]->page, addr);
-		else
-			folios[k] = vma_alloc_zeroed_movable_folio(vma, addr);
-		if (!folios[k] || mem_cgroup_charge(folios[k], mm, GFP_KERNEL))
-			break;
-		__folio_mark_uptodate(folios[k]);
-	}
-	n = k;
 	pmd = alloc_pmd(mm, va);
-	if (pmd && !pte_alloc(mm, pmd))
-		pte = pte_offset_map_lock(mm, pmd, va, &ptl);
+	if (!pmd)
+		goto unlock;
+	split_shared_pmd(vma, pmd, va);
+	if (pte_alloc(mm, pmd))
+		goto unlock;
+
+	/* What each entry holds: the pages to copy are held meanwhile */
+	pte = pte_offset_map_lock(mm, pmd, va, &ptl);
 	if (!pte)
 		goto unlock;
 	for (k = 0; k < n; k++) {
+		run[k].orig = ptep_get(pte + k);
+		run[k].src = fill_source(vma, va + k * PAGE_SIZE, run[k].orig);
+		if (!IS_ERR_OR_NULL(run[k].src))
+			get_page(run[k].src);
+		if (!IS_ERR(run[k].src) && !pte_none(run[k].orig))
+			replacing = true;
+	}
+	pte_unmap_unlock(pte, ptl);
+
+	for (k = 0; k < n; k++) {
 		unsigned long addr = va + k * PAGE_SIZE;
+		struct folio *folio = run[k].folio;
+
+		if (IS_ERR(run[k].src))
+			continue;
+		if (!folio)
+			folio = vma_alloc_zeroed_movable_folio(vma, addr);
+		else if (!run[k].src)
+			clear_user_highpage(&folio->page, addr);
+		run[k].folio = folio;
+		if (!folio || mem_cgroup_charge(folio, mm, GFP_KERNEL))
+			break;
+		/* A copy that meets a memory error is left to the pin */
+		if (run[k].src && copy_mc_user_highpage(&folio->page,
+							run[k].src, addr,
+							vma))
+			continue;
+		__folio_mark_uptodate(folio);
+		run[k].install = true;
+	}
+	n = k;
+
+	if (replacing) {
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, va,
+					va + n * PAGE_SIZE);
+		mmu_notifier_invalidate_range_start(&range);
+	}
+	pte = pte_offset_map_lock(mm, pmd, va, &ptl);
+	if (!pte)
+		goto notified;
+	for (k = 0; k < n; k++) {
+		unsigned long addr = va + k * PAGE_SIZE;
+
+		if (!run[k].install)
+			continue;
+		if (!pte_same(ptep_get(pte + k), run[k].orig)) {
+			run[k].install = false;
+			continue;
+		}
+		if (pte_none(run[k].orig))
+			continue;
+		flush_cache_page(vma, addr, pte_pfn(run[k].orig));
+		ptep_get_and_clear(mm, addr, pte + k);
+		cleared = true;
+	}
+	if (cleared)
+		flush_tlb_range(vma, va, va + n * PAGE_SIZE);
+	for (k = 0; k < n; k++) {
+		unsigned long addr = va + k * PAGE_SIZE;
+		struct folio *folio = run[k].folio;
 		pte_t entry;
 
-		if (!pte_none(ptep_get(pte + k)))
+		if (!run[k].install)
 			continue;
-		entry = pte_sw_mkyoung(mk_pte(&folios[k]->page,
-					      vma->vm_page_prot));
+		entry = pte_sw_mkyoung(mk_pte(&folio->page, vma->vm_page_prot));
 		if (write && (vma->vm_flags & VM_WRITE))
 			entry = pte_mkwrite(pte_mkdirty(entry), vma);
-		folio_add_new_anon_rmap(folios[k], vma, addr, RMAP_EXCLUSIVE);
-		folio_add_lru_vma(folios[k], vma);
+		else if (pte_present(run[k].orig) &&
+			 pte_soft_dirty(run[k].orig))
+			entry = pte_mksoft_dirty(entry);
+		folio_add_new_anon_rmap(folio, vma, addr, RMAP_EXCLUSIVE);
+		folio_add_lru_vma(folio, vma);
 		set_pte_at(mm, addr, pte + k, entry);
 		update_mmu_cache_range(NULL, vma, addr, pte + k, 1);
-		folios[k] = NULL;
+		if (run[k].src) {
+			/* After the new entry is set: see wp_page_copy() */
+			folio_remove_rmap_pte(page_folio(run[k].src),
+					      run[k].src, vma);
+		} else {
+			if (!pte_none(run[k].orig))
+				ksm_might_unmap_zero_page(mm, run[k].orig);
+			new_anon++;
+		}
+		run[k].folio = NULL;
 		mapped++;
 	}
-	add_mm_counter(mm, MM_ANONPAGES, mapped);
+	add_mm_counter(mm, MM_ANONPAGES, new_anon);
 	pte_unmap_unlock(pte, ptl);
+notified:
+	if (replacing)
+		mmu_notifier_invalidate_range_end(&range);
 unlock:
 	mmap_read_unlock(mm);
 put:
-	/* Uncharged, if they were, and given back to the allocator */
-	for (k = 0; k < all; k++)
-		if (folios[k])
-			folio_put(folios[k]);
+	for (k = 0; k < all; k++) {
+		/* Uncharged, if they were, and given back to the allocator */
+		if (run[k].folio)
+			folio_put(run[k].folio);
+		if (IS_ERR_OR_NULL(run[k].src))
+			continue;
+		/* The reference of the mapping replaced, then ours */
+		if (run[k].install)
+			folio_put(page_folio(run[k].src));
+		put_page(run[k].src);
+	}
 	return mapped;
 }
 
@@ -1539,15 +1703,15 @@ static void fill_evicted(struct defrag_ctx *ctx, unsigned long index)
 {
 	unsigned long target = ctx->seg->anchor + (index - ctx->seg->first);
 	struct page *page = take_hole_frame(ctx, target);
-	struct folio *folio;
+	struct fill_slot slot = {};
 
 	if (!page) {
 		retry_hole(ctx, index);
 		return;
 	}
-	folio = page_folio(page);
+	slot.folio = page_folio(page);
 	count_filled(ctx, install_run(ctx, ctx->req->start + index * PAGE_SIZE,
-				      &folio, 1), true);
+				      &slot, 1), true);
 }
 
 /* Runs of holes shorter than this are filled a page at a time */
@@ -1567,11 +1731,11 @@ static unsigned long fill_run(struct defrag_ctx *ctx,
 			      unsigned long index, unsigned long target)
 {
 	unsigned long va = ctx->req->start + index * PAGE_SIZE;
-	struct folio **folios = ctx->run_folios;
+	struct fill_slot *run = ctx->run;
 	unsigned long max, n, k;
 	struct page *piece;
 
-	if (!folios || (ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY))
+	if (!run || (ctx->req->flags & VMA_DEFRAG_EXCHANGE_ONLY))
 		return 0;
 	max = min3((pmd_addr_end(va, va + PMD_SIZE) - va) >> PAGE_SHIFT,
 		   pageblock_end_pfn(target) - target,
@@ -1586,7 +1750,7 @@ static unsigned long fill_run(struct defrag_ctx *ctx,
 		piece = xa_erase(&ctx->held, target);
 		split_page(piece, pageblock_order);
 		for (k = 0; k < n; k++)
-			folios[k] = page_folio(piece + k);
+			run[k].folio = page_folio(piece + k);
 	} else {
 		for (k = 0; k < n; k++) {
 			struct page *held = held_at(ctx, target + k, 0);
@@ -1594,14 +1758,14 @@ static unsigned long fill_run(struct defrag_ctx *ctx,
 			if (!held || folio_test_large(page_folio(held)))
 				break;
 			xa_erase(&ctx->held, target + k);
-			folios[k] = page_folio(held);
+			run[k].folio = page_folio(held);
 		}
 		n = k;
 		if (!n)
 			return 0;
 	}
 	bitmap_clear(ctx->fill, index, n);
-	count_filled(ctx, install_run(ctx, va, folios, n), true);
+	count_filled(ctx, install_run(ctx, va, run, n), true);
 	return n;
 }
 
@@ -1621,7 +1785,7 @@ static unsigned long fill_hole(struct defrag_ctx *ctx, unsigned long index,
 	unsigned int flags = ctx->req->flags;
 	bool exchange_only = flags & VMA_DEFRAG_EXCHANGE_ONLY;
 	struct page *page = exchange_only ? NULL : take_hole_frame(ctx, target);
-	struct folio *folio = page ? page_folio(page) : NULL;
+	struct fill_slot slot = { .folio = page ? page_folio(page) : NULL };
 
 	__clear_bit(index, ctx->fill);
 	if (!page && (flags & VMA_DEFRAG_FREE_ONLY)) {
@@ -1632,7 +1796,7 @@ static unsigned long fill_hole(struct defrag_ctx *ctx, unsigned long index,
 	if (!page && !exchange_only && !ctx->retrying &&
 	    queue_evict(ctx, index, target))
 		return 1;
-	if (!install_run(ctx, ctx->req->start + index * PAGE_SIZE, &folio, 1))
+	if (!install_run(ctx, ctx->req->start + index * PAGE_SIZE, &slot, 1))
 		return 1;
 	count_filled(ctx, 1, page);
 	if (page)
@@ -1658,6 +1822,11 @@ static unsigned long defrag_page(struct defrag_ctx *ctx,
 	bool supported;
 
 	folio = lookup(ctx, va, &pfn, &supported);
+	if (folio && ctx->fill && test_bit(index, ctx->fill)) {
+		/* A page the pin would copy: copied to its target instead */
+		folio_put(folio);
+		folio = NULL;
+	}
 	if (!folio) {
 		if (!supported) {
 			ctx->stats->failed[VMA_DEFRAG_FAIL_UNSUPPORTED]++;
@@ -2052,6 +2221,15 @@ static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
 			continue;
 		}
 		after_hole = false;
+		if (may_fill(ctx, vma) &&
+		    pin_copies(fw.level == FW_LEVEL_PTE ? fw.page :
+			       &folio->page)) {
+			/* The pin would copy it: a hole to the plan */
+			__set_bit(i, ctx->fill);
+			ctx->has_anon = true;
+			folio_walk_end(&fw, vma);
+			continue;
+		}
 		ctx->pfns[i] = page_to_pfn(fw.page);
 		present++;
 		ctx->has_anon |= folio_test_anon(folio);
@@ -2377,10 +2555,9 @@ int vma_defrag_range(struct mm_struct *mm, const struct vma_defrag_request *req,
 	if (req->flags & VMA_DEFRAG_POPULATE) {
 		ctx->fill = bitmap_kvzalloc(array_pages);
 		ctx->seg_fill = bitmap_kvzalloc(array_pages);
-		ctx->run_folios = kvcalloc(PTRS_PER_PTE,
-					   sizeof(*ctx->run_folios),
-					   DEFRAG_GFP);
-		if (!ctx->fill || !ctx->seg_fill || !ctx->run_folios)
+		ctx->run = kvcalloc(PTRS_PER_PTE, sizeof(*ctx->run),
+				    DEFRAG_GFP);
+		if (!ctx->fill || !ctx->seg_fill || !ctx->run)
 			goto out;
 	}
 	if (!ctx->pfns || !ctx->scratch || !ctx->thps || !ctx->seg_thps ||
@@ -2420,7 +2597,7 @@ out:
 		defrag_claims_splice(req->claims, &ctx->claims);
 	else
 		vma_defrag_unclaim(&ctx->claims);
-	kvfree(ctx->run_folios);
+	kvfree(ctx->run);
 	kvfree(ctx->seg_fill);
 	kvfree(ctx->fill);
 	kvfree(ctx->retry);

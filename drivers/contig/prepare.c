@@ -22,14 +22,15 @@
  *      cannot map PAGE_SIZE is a skip, not an error (contig has nothing to
  *      offer it);
  *   4. the layout as it is (a page-table walk). With CONTIG_DMA_POPULATE,
- *      when the caller's pin would change the range's pages: if all it
- *      would do is fill holes of private anonymous memory, the engine
- *      fills them at their target frames (VMA_DEFRAG_POPULATE) in step 5,
- *      with no copy where the target is free; otherwise (pages shared
- *      copy-on-write, the zero page, shmem holes) what the pin will do is
- *      done first (populate_like_pin()) and the layout read again. Then
- *      nothing populated, or already one run congruent with the key, ends
- *      the request;
+ *      when the caller's pin would change the range's pages (fill holes,
+ *      replace the zero page, copy pages shared copy-on-write): in private
+ *      anonymous memory, the engine does it at the pages' target frames
+ *      (VMA_DEFRAG_POPULATE) in step 5, with no copy where the target is
+ *      free and the pin's own copy where a page is shared; otherwise
+ *      (shmem holes) what the pin will do is done first
+ *      (populate_like_pin()) and the layout read again. Then nothing
+ *      populated, or already one run congruent with the key, ends the
+ *      request;
  *   5. mm/vma_defrag.c, bounded by the request's and the policy's bounds;
  *      holes it left are then populated as the pin would, and the layout
  *      read again.
@@ -309,12 +310,12 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 	res->after = res->before;
 	populated = res->before;
 	/*
-	 * Holes alone, in memory the engine can fill: it fills them at their
-	 * targets, and the pin does what is left (below).
+	 * In memory the engine can fill, it does what the pin would (holes,
+	 * the zero page, copies of shared pages) at the pages' targets, and
+	 * the pin does what is left (below).
 	 */
 	if ((req->flags & CONTIG_DMA_POPULATE) && fillable &&
-	    res->before.present < res->before.pages &&
-	    !res->before.cow_shared && !res->before.zero) {
+	    pin_changes(&res->before)) {
 		fill = true;
 		dreq.flags |= VMA_DEFRAG_POPULATE |
 			      (pin_write ? VMA_DEFRAG_POPULATE_WRITE : 0);
@@ -381,7 +382,9 @@ static int prepare(struct mm_struct *mm, const struct contig_dma_request *req,
 				    &res->after);
 	if (fill)
 		res->populated = fewer(res->after.present - res->after.zero,
-				       res->before.present - res->before.zero);
+				       res->before.present - res->before.zero) +
+				 fewer(res->before.cow_shared,
+				       res->after.cow_shared);
 	return ret;
 }
 

@@ -34,8 +34,10 @@ struct mm_struct;
  * are planned like present pages, and each is filled with a zeroed page
  * allocated at its target frame (taken from the buddy allocator) and
  * mapped there, as a fault would map it; a hole whose target is in use
- * gets a page allocated elsewhere, which then moves like any other. For a
- * caller about to pin the range, which would fault the holes in anyway.
+ * gets a page allocated elsewhere, which then moves like any other. The
+ * shared zero page and pages the pin would copy (not exclusive to the mm:
+ * shared copy-on-write) are replaced the same way, by zeroes or a copy.
+ * For a caller about to pin the range, which would do all that anyway.
  * Shmem holes are left alone.
  */
 #define VMA_DEFRAG_POPULATE		BIT(2)
@@ -127,7 +129,8 @@ enum vma_defrag_fail {
  * @pages: base pages in the range
  * @present: pages populated when the request started
  * @in_place: pages found at their target
- * @populated: holes filled (VMA_DEFRAG_POPULATE): zeroed pages mapped
+ * @populated: holes filled (VMA_DEFRAG_POPULATE): zeroed pages mapped, and
+ *	copies mapped in place of pages shared copy-on-write
  * @populated_in_place: of @populated, those allocated at their target
  * @populated_thp: of those, PMD-mapped THPs filled whole
  * @evicted: other pages migrated out of a hole's target to fill it there

@@ -278,6 +278,65 @@ static void prepare_free_only(struct kunit *test)
 	user_mem_check(test, b, SZ_2M, 2);
 }
 
+/*
+ * With CONTIG_DMA_PIN_REPORT the layout is counted once the caller has
+ * pinned (contig_dma_pinned()), as it is then: a range left in one
+ * congruent run counts 2 MiB; the same range emptied between the request
+ * and the pin (as another thread could) counts nothing, and is counted as
+ * changed by the pin; a pin that failed counts nothing either. The claims
+ * are given up every time.
+ */
+static void pinned_counts_what_the_pin_left(struct kunit *test)
+{
+	struct vma_defrag_claims claims = {};
+	struct contig_dma_request req = {
+		.len = SZ_2M,
+		.key = KEY,
+		.user = CONTIG_DMA_USER_EXPLICIT,
+		.flags = CONTIG_DMA_PIN_REPORT,
+		.claims = &claims,
+	};
+	struct contig_dma_result res;
+	unsigned long a, b;
+	u64 bytes;
+
+	user_mem_map_interleaved(test, &a, &b);
+	req.start = a;
+	bytes = contig_dma_bytes_contiguous();
+	KUNIT_ASSERT_EQ(test, contig_dma_prepare(current->mm, &req, &res), 0);
+	KUNIT_ASSERT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	KUNIT_EXPECT_EQ(test, contig_dma_bytes_contiguous(), bytes);
+	KUNIT_EXPECT_NOT_NULL(test, claims.first);
+	contig_dma_pinned(current->mm, &req, &res, 0);
+	KUNIT_EXPECT_NULL(test, claims.first);
+	KUNIT_EXPECT_EQ(test, res.pinned.chunks_2m, res.after.chunks_2m);
+	KUNIT_EXPECT_EQ(test, res.pinned.runs, res.after.runs);
+	KUNIT_EXPECT_EQ(test, contig_dma_bytes_contiguous(),
+			bytes + (u64)res.after.chunks_2m * SZ_2M);
+
+	/* In place now; emptied before the pin */
+	bytes = contig_dma_bytes_contiguous();
+	KUNIT_ASSERT_EQ(test, contig_dma_prepare(current->mm, &req, &res), 0);
+	KUNIT_ASSERT_EQ(test, res.outcome, CONTIG_DMA_IN_PLACE);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, SZ_2M, MADV_DONTNEED),
+			0);
+	contig_dma_pinned(current->mm, &req, &res, 0);
+	KUNIT_EXPECT_EQ(test, res.pinned.present, 0);
+	KUNIT_EXPECT_EQ(test, res.pinned.chunks_2m, 0);
+	KUNIT_EXPECT_EQ(test, contig_dma_bytes_contiguous(), bytes);
+
+	/* A pin that failed */
+	user_mem_fill(test, a, SZ_2M, 3);
+	KUNIT_ASSERT_EQ(test, contig_dma_prepare(current->mm, &req, &res), 0);
+	contig_dma_pinned(current->mm, &req, &res, -ENOMEM);
+	KUNIT_EXPECT_NULL(test, claims.first);
+	KUNIT_EXPECT_EQ(test, res.pinned.runs, 0);
+	KUNIT_EXPECT_EQ(test, contig_dma_bytes_contiguous(), bytes);
+	user_mem_check(test, a, SZ_2M, 3);
+	user_mem_check(test, b, SZ_2M, 2);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Populating as the pin will (CONTIG_DMA_POPULATE) */
 
@@ -669,6 +728,7 @@ static struct kunit_case contig_dma_cases[] = {
 	KUNIT_CASE_SLOW(prepare_policy),
 	KUNIT_CASE_SLOW(prepare_free_only),
 	KUNIT_CASE(prepare_empty_and_bad),
+	KUNIT_CASE_SLOW(pinned_counts_what_the_pin_left),
 	KUNIT_CASE_SLOW(populate_holes),
 	KUNIT_CASE_SLOW(populate_into_place),
 	KUNIT_CASE_SLOW(populate_thp),

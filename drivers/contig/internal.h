@@ -24,6 +24,10 @@ void contig_dma_policy_bounds(unsigned long *max_pages, u64 *max_ns);
 extern const struct attribute_group contig_dma_stats_group;
 void contig_dma_account(const struct contig_dma_request *req,
 			const struct contig_dma_result *res);
+void contig_dma_account_pinned(const struct contig_dma_result *res);
+#if IS_ENABLED(CONFIG_KUNIT)
+u64 contig_dma_bytes_contiguous(void);
+#endif
 
 /* prepare.c */
 int contig_dma_check_vmas(struct mm_struct *mm, unsigned long start,

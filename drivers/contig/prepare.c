@@ -38,6 +38,12 @@
  * Every call is counted (stats.c) and traced, whatever its outcome. A
  * failure is only reported, never fatal: the caller pins and maps the
  * range the way it would have without contig.
+ *
+ * What the device got is what the pin left, not what this file left: a
+ * fork() or an munmap() between the two changes it. A driver that pins
+ * right after (CONTIG_DMA_PIN_REPORT) calls contig_dma_pinned() then, which
+ * reads the layout once more and counts that one (bytes_contiguous, the
+ * chunk histogram, the contig_dma_pinned event).
  */
 #include <kunit/visibility.h>
 #include <linux/contig_dma.h>
@@ -55,7 +61,8 @@
 #include <trace/events/contig_dma.h>
 
 #define CONTIG_DMA_FLAGS	(CONTIG_DMA_EXCHANGE_ONLY | CONTIG_DMA_FREE_ONLY | \
-				 CONTIG_DMA_POPULATE | CONTIG_DMA_PIN_WRITE)
+				 CONTIG_DMA_POPULATE | CONTIG_DMA_PIN_WRITE | \
+				 CONTIG_DMA_PIN_REPORT)
 
 /*
  * May the request move other processes' pages (exchange with them, split
@@ -454,6 +461,43 @@ int contig_dma_prepare(struct mm_struct *mm,
 	return ret;
 }
 EXPORT_SYMBOL_GPL(contig_dma_prepare);
+
+/**
+ * contig_dma_pinned() - the caller's pin of a prepared range is done
+ * @mm: the address space given to contig_dma_prepare()
+ * @req: the request given to it, with CONTIG_DMA_PIN_REPORT
+ * @res: its result; @res->pinned is set here
+ * @err: 0 when the range is pinned, else the pin's error
+ *
+ * Lets other requests have the frames (@req->claims, as
+ * contig_dma_unclaim()); then, for a range that was prepared or found in
+ * place and is now pinned, reads its layout once more (one page-table
+ * walk), which is what the device maps, into @res->pinned, and counts that
+ * one in the statistics and the contig_dma_pinned event. A range the pin
+ * changed since contig_dma_prepare() (another thread forked or remapped
+ * it) is counted in requests_changed_by_pin.
+ *
+ * Context: process context, without mmap_lock, once the pages are pinned
+ * (or will not be).
+ */
+void contig_dma_pinned(struct mm_struct *mm,
+		       const struct contig_dma_request *req,
+		       struct contig_dma_result *res, int err)
+{
+	might_sleep();
+	if (req->claims)
+		vma_defrag_unclaim(req->claims);
+	if (err || !(req->flags & CONTIG_DMA_PIN_REPORT) ||
+	    (res->outcome != CONTIG_DMA_PREPARED &&
+	     res->outcome != CONTIG_DMA_IN_PLACE))
+		return;
+	if (contig_layout_query(mm, req->start, req->len, req->key,
+				&res->pinned))
+		return;
+	contig_dma_account_pinned(res);
+	trace_contig_dma_pinned(req, res);
+}
+EXPORT_SYMBOL_GPL(contig_dma_pinned);
 
 /**
  * contig_dma_unclaim() - let other requests have the frames of a range

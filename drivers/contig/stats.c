@@ -14,6 +14,7 @@
  * pages in neither. That is what the device's page tables hold, by entry
  * size, when it maps the range with every size it supports.
  */
+#include <kunit/visibility.h>
 #include <linux/atomic.h>
 #include <linux/kobject.h>
 #include <linux/mm.h>
@@ -30,6 +31,7 @@ static struct contig_dma_counters {
 	atomic64_t requests_skipped;
 	atomic64_t requests_failed;
 	atomic64_t requests_partial;
+	atomic64_t requests_changed_by_pin;
 	atomic64_t bytes_requested;
 	atomic64_t bytes_contiguous;
 	atomic64_t pages_in_place;
@@ -95,7 +97,8 @@ void contig_dma_account(const struct contig_dma_request *req,
 	case CONTIG_DMA_PREPARED:
 		break;
 	case CONTIG_DMA_IN_PLACE:
-		account_layout(&res->after);
+		if (!(req->flags & CONTIG_DMA_PIN_REPORT))
+			account_layout(&res->after);
 		fallthrough;
 	default:
 		atomic64_inc(&counters.requests_skipped);
@@ -117,9 +120,43 @@ void contig_dma_account(const struct contig_dma_request *req,
 	count_vm_events(CONTIG_DMA_MIGRATED, m->migrated);
 	count_vm_events(CONTIG_DMA_EXCHANGED, m->exchanged);
 	count_vm_events(CONTIG_DMA_FAILED, failed);
-	if (res->outcome == CONTIG_DMA_PREPARED)
+	if (res->outcome == CONTIG_DMA_PREPARED &&
+	    !(req->flags & CONTIG_DMA_PIN_REPORT))
 		account_layout(&res->after);
 }
+
+/* A layout differs where the device sees it: pages, runs or chunks */
+static bool layout_differs(const struct contig_layout *a,
+			   const struct contig_layout *b)
+{
+	return a->present != b->present || a->runs != b->runs ||
+	       a->chunks_2m != b->chunks_2m || a->chunks_1g != b->chunks_1g;
+}
+
+/**
+ * contig_dma_account_pinned() - count the layout a caller's pin left
+ * @res: a result whose @pinned was just read by contig_dma_pinned()
+ *
+ * The layout of a request made with CONTIG_DMA_PIN_REPORT is counted
+ * here instead of in contig_dma_account().
+ */
+void contig_dma_account_pinned(const struct contig_dma_result *res)
+{
+	account_layout(&res->pinned);
+	if (layout_differs(&res->pinned, &res->after))
+		atomic64_inc(&counters.requests_changed_by_pin);
+}
+
+/**
+ * contig_dma_bytes_contiguous() - the bytes_contiguous statistic
+ *
+ * Return: its value now, for KUnit.
+ */
+VISIBLE_IF_KUNIT u64 contig_dma_bytes_contiguous(void)
+{
+	return atomic64_read(&counters.bytes_contiguous);
+}
+EXPORT_SYMBOL_IF_KUNIT(contig_dma_bytes_contiguous);
 
 struct stat_attr {
 	struct kobj_attribute attr;
@@ -144,6 +181,7 @@ STAT_ATTR(requests, requests);
 STAT_ATTR(requests_skipped, requests_skipped);
 STAT_ATTR(requests_failed, requests_failed);
 STAT_ATTR(requests_partial, requests_partial);
+STAT_ATTR(requests_changed_by_pin, requests_changed_by_pin);
 STAT_ATTR(bytes_requested, bytes_requested);
 STAT_ATTR(bytes_contiguous, bytes_contiguous);
 STAT_ATTR(pages_in_place, pages_in_place);
@@ -174,6 +212,7 @@ static struct attribute *stats_attrs[] = {
 	&stat_requests_skipped.attr.attr,
 	&stat_requests_failed.attr.attr,
 	&stat_requests_partial.attr.attr,
+	&stat_requests_changed_by_pin.attr.attr,
 	&stat_bytes_requested.attr.attr,
 	&stat_bytes_contiguous.attr.attr,
 	&stat_pages_in_place.attr.attr,

@@ -75,6 +75,12 @@ enum contig_dma_user {
  */
 #define CONTIG_DMA_POPULATE		BIT(2)
 #define CONTIG_DMA_PIN_WRITE		BIT(3)
+/*
+ * The caller pins the range next and then calls contig_dma_pinned(): the
+ * layout the statistics count (bytes_contiguous, chunks_*) is read then,
+ * from what the pin left, rather than from what contig_dma_prepare() left.
+ */
+#define CONTIG_DMA_PIN_REPORT		BIT(4)
 
 /**
  * struct contig_dma_request - a range a device is about to map
@@ -89,7 +95,8 @@ enum contig_dma_user {
  * @max_ns: time at most, checked between moves; 0 for the policy's bound only
  * @claims: NULL, or where contig_dma_prepare() hands over its claims on the
  *	frames it chose, which keep other requests off them until the caller
- *	has pinned the range and calls contig_dma_unclaim(); NULL drops them
+ *	has pinned the range and calls contig_dma_pinned() or
+ *	contig_dma_unclaim(); NULL drops them
  *	when contig_dma_prepare() returns
  * @stop: NULL, or asked while populating, between moves and during the
  *	window search (cheap, may not sleep): true stops the request where
@@ -132,6 +139,8 @@ enum contig_dma_outcome {
  *	pages added, and copies made of shared ones
  * @before: the layout found (valid unless skipped by policy or size)
  * @after: the layout left (equal to @before when nothing moved)
+ * @pinned: the layout after the caller's pin, what the device maps (set by
+ *	contig_dma_pinned(); zero until then)
  * @ns: time spent, layout queries included
  */
 struct contig_dma_result {
@@ -140,6 +149,7 @@ struct contig_dma_result {
 	unsigned long populated;
 	struct contig_layout before;
 	struct contig_layout after;
+	struct contig_layout pinned;
 	u64 ns;
 };
 
@@ -151,6 +161,9 @@ int contig_dma_prepare(struct mm_struct *mm,
 		       const struct contig_dma_request *req,
 		       struct contig_dma_result *res);
 void contig_dma_unclaim(struct vma_defrag_claims *claims);
+void contig_dma_pinned(struct mm_struct *mm,
+		       const struct contig_dma_request *req,
+		       struct contig_dma_result *res, int err);
 #else
 static inline int contig_layout_query(struct mm_struct *mm,
 				      unsigned long start, unsigned long len,
@@ -167,6 +180,12 @@ static inline int contig_dma_prepare(struct mm_struct *mm,
 }
 
 static inline void contig_dma_unclaim(struct vma_defrag_claims *claims)
+{
+}
+
+static inline void contig_dma_pinned(struct mm_struct *mm,
+				     const struct contig_dma_request *req,
+				     struct contig_dma_result *res, int err)
 {
 }
 #endif

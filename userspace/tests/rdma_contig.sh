@@ -157,12 +157,24 @@ reg "1G THP off" always 1024 --backing nothp --skip-extra --no-repeat
 # buffer shared copy-on-write with a child, whose pages the writable pin
 # copies (the child's copy and the parent's stay each as written).
 populated=$(stat pages_populated)
+in_place=$(stat pages_populated_in_place)
+changed=$(stat requests_changed_by_pin)
 reg "64M THP off, none written" always 64 --backing nothp --populated 0 --skip-extra --no-repeat
 reg "64M THP off, half written" always 64 --backing nothp --populated 50 --skip-extra --no-repeat
 reg "64M memfd, none written" always 64 --backing memfd --populated 0 --skip-extra --no-repeat
+fork_in_place=$(stat pages_populated_in_place)
 reg "64M THP off, shared with a child" always 64 --backing nothp --fork --skip-extra --no-repeat
+fork_in_place=$(($(stat pages_populated_in_place) - fork_in_place))
 populated=$(($(stat pages_populated) - populated))
-log "contig: $(($(stat requests) - requests)) requests, $populated pages populated"
+in_place=$(($(stat pages_populated_in_place) - in_place))
+changed=$(($(stat requests_changed_by_pin) - changed))
+log "contig: $(($(stat requests) - requests)) requests, $populated pages populated, $in_place at their target ($fork_in_place copies of the shared buffer), $changed changed by the pin"
+# The copies of the buffer shared with the child are made at their
+# targets (free ones, or emptied by migrating their page away)
+[ $fork_in_place -gt 0 ] || fail "no copy of the shared buffer made at its target"
+# contig's layout is what the pin kept: the statistics count the layout
+# read after the pin, and no registration's pin changed it
+[ $changed -eq 0 ] || fail "$changed registrations changed by their pin"
 # A's holes (16384 + 8192 + 16384) and copies (16384), and every page of
 # B and C (16 MiB each, written only once registered), in each of the 4
 want=$((16384 + 8192 + 16384 + 16384 + 4 * 2 * 4096))

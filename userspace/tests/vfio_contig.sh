@@ -123,8 +123,18 @@ map "type1 always 64M THP off, half written" --size 64 --backing nothp --populat
 map "iommufd always 64M THP off, half written" --size 64 --backing nothp --populated 50 --iface iommufd --expect-contig
 map "iommufd always 64M memfd, none written" --size 64 --backing memfd --populated 0 --iface iommufd --expect-contig
 fork_in_place=$(stat pages_populated_in_place)
+changed=$(stat requests_changed_by_pin)
+fork_chunks=$(stat chunks_2m)
 map "type1 always 64M THP off, shared with a child" --size 64 --backing nothp --fork --expect-contig
 fork_in_place=$(($(stat pages_populated_in_place) - fork_in_place))
+changed=$(($(stat requests_changed_by_pin) - changed))
+fork_chunks=$(($(stat chunks_2m) - fork_chunks))
+# What the statistics count is the layout read after the pin: the 32
+# chunks the IOMMU mapped (vfio_edu checked its leaves), with nothing the
+# pin changed (before, the pin's copies undid the layout counted)
+[ $changed -eq 0 ] || fail "$changed maps changed by their pin"
+[ $fork_chunks -eq 32 ] ||
+	fail "$fork_chunks 2 MiB chunks counted for the shared buffer, expected 32"
 populated=$(($(stat pages_populated) - populated))
 in_place=$(($(stat pages_populated_in_place) - in_place))
 log "contig populated $populated pages for those maps, $in_place of them allocated at their target ($fork_in_place of the copies of the shared buffer)"

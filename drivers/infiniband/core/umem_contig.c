@@ -30,7 +30,8 @@
  * pins (it faults pages in on demand, page by page) and a dma-buf's pages
  * belong to its exporter. The frames contig chose stay claimed, so that no
  * concurrent registration takes them, until ib_umem_get() has pinned the
- * pages (ib_umem_contig_pinned()); from then on the pins keep them.
+ * pages (ib_umem_contig_pinned()); from then on the pins keep them. Then
+ * contig reads the layout once more and counts that one: what the MR got.
  *
  * ib_umem_report_layout() emits ib_umem:ib_umem_layout (see
  * include/trace/events/ib_umem.h) for every umem, so that the effect is
@@ -65,23 +66,14 @@ static bool umem_device_going(void *ibdev)
 /**
  * ib_umem_contig_prepare() - make a umem's range contiguous before pinning
  * @umem: a umem being built by ib_umem_get(), not pinned yet
- * @claims: the frames chosen, claimed until ib_umem_contig_pinned()
+ * @c: zeroed; the request, its result and the frames chosen, kept until
+ *	ib_umem_contig_pinned()
  *
  * Context: process context of the registering task, without mmap_lock.
  */
-void ib_umem_contig_prepare(struct ib_umem *umem,
-			    struct vma_defrag_claims *claims)
+void ib_umem_contig_prepare(struct ib_umem *umem, struct ib_umem_contig *c)
 {
-	struct contig_dma_request req = {
-		.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G,
-		.user = CONTIG_DMA_USER_RDMA,
-		.flags = CONTIG_DMA_POPULATE |
-			 (umem->writable ? CONTIG_DMA_PIN_WRITE : 0),
-		.claims = claims,
-		.stop = umem_device_going,
-		.stop_arg = umem->ibdev,
-	};
-	struct contig_dma_result res;
+	struct contig_dma_request *req = &c->req;
 
 	/* The pages are found through the registering task's own mm */
 	if (!IS_ENABLED(CONFIG_CONTIG_DMA) || umem->owning_mm != current->mm)
@@ -89,22 +81,35 @@ void ib_umem_contig_prepare(struct ib_umem *umem,
 	/* An IOVA whose page offset differs gets no large page anyway */
 	if ((umem->iova ^ umem->address) & ~PAGE_MASK)
 		return;
-	umem_page_range(umem, &req.start, &req.len);
+	*req = (struct contig_dma_request) {
+		.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G,
+		.user = CONTIG_DMA_USER_RDMA,
+		.flags = CONTIG_DMA_POPULATE | CONTIG_DMA_PIN_REPORT |
+			 (umem->writable ? CONTIG_DMA_PIN_WRITE : 0),
+		.claims = &c->claims,
+		.stop = umem_device_going,
+		.stop_arg = umem->ibdev,
+	};
+	umem_page_range(umem, &req->start, &req->len);
 	/* The IOVA of the first whole page */
-	req.key = umem->iova - (umem->address - req.start);
-	contig_dma_prepare(umem->owning_mm, &req, &res);
+	req->key = umem->iova - (umem->address - req->start);
+	contig_dma_prepare(umem->owning_mm, req, &c->res);
+	c->prepared = true;
 }
 
 /**
  * ib_umem_contig_pinned() - the umem's pages are pinned, or will not be
- * @claims: from ib_umem_contig_prepare(); empty afterwards
+ * @umem: the umem given to ib_umem_contig_prepare()
+ * @c: as ib_umem_contig_prepare() left it; its claims are empty afterwards
+ * @ret: 0 when the pages are pinned, else the registration's error
  *
- * Context: process context.
+ * Context: process context, without mmap_lock.
  */
-void ib_umem_contig_pinned(struct vma_defrag_claims *claims)
+void ib_umem_contig_pinned(struct ib_umem *umem, struct ib_umem_contig *c,
+			   int ret)
 {
-	if (IS_ENABLED(CONFIG_CONTIG_DMA))
-		contig_dma_unclaim(claims);
+	if (c->prepared)
+		contig_dma_pinned(umem->owning_mm, &c->req, &c->res, ret);
 }
 
 static const unsigned long ib_umem_hw_pgsz_bitmaps[NR_IB_UMEM_HW_PROFILES] = {

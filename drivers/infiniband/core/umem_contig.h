@@ -5,13 +5,24 @@
 #ifndef _IB_UMEM_CONTIG_H
 #define _IB_UMEM_CONTIG_H
 
-#include <linux/vma_defrag.h>
+#include <linux/contig_dma.h>
 
 struct ib_umem;
 
-void ib_umem_contig_prepare(struct ib_umem *umem,
-			    struct vma_defrag_claims *claims);
-void ib_umem_contig_pinned(struct vma_defrag_claims *claims);
+/*
+ * A registration's request to contig, from ib_umem_contig_prepare() until
+ * ib_umem_contig_pinned(): the frames chosen stay claimed meanwhile.
+ */
+struct ib_umem_contig {
+	struct contig_dma_request req;
+	struct contig_dma_result res;
+	struct vma_defrag_claims claims;
+	bool prepared;
+};
+
+void ib_umem_contig_prepare(struct ib_umem *umem, struct ib_umem_contig *c);
+void ib_umem_contig_pinned(struct ib_umem *umem, struct ib_umem_contig *c,
+			   int ret);
 void ib_umem_report_layout(struct ib_umem *umem);
 
 #endif /* _IB_UMEM_CONTIG_H */

@@ -2,7 +2,9 @@
 /*
  * One event per contig_dma_prepare() call: contig_dma_prepare when the
  * range was looked at (moved, found in place, or an error), contig_dma_skip
- * when the policy or the range's size turned it away first.
+ * when the policy or the range's size turned it away first. Then, for a
+ * driver that reports its pin (contig_dma_pinned()), contig_dma_pinned:
+ * the layout the device got, next to the one contig_dma_prepare() left.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM contig_dma
@@ -109,6 +111,38 @@ TRACE_EVENT(contig_dma_prepare,
 		      __entry->chunks_1g, __entry->partial, __entry->ns,
 		      __entry->plan_ns, __entry->index_ns, __entry->search_ns,
 		      __entry->read_ns, __entry->drains, __entry->drain_ns)
+);
+
+TRACE_EVENT(contig_dma_pinned,
+	    TP_PROTO(const struct contig_dma_request *req,
+		     const struct contig_dma_result *res),
+	    TP_ARGS(req, res),
+	    TP_STRUCT__entry(__field(unsigned long, start)
+			     __field(unsigned long, len)
+			     __field(u64, key)
+			     __field(int, user)
+			     __field(unsigned long, present)
+			     __field(unsigned long, runs_prepared)
+			     __field(unsigned long, runs)
+			     __field(unsigned long, chunks_2m_prepared)
+			     __field(unsigned long, chunks_2m)
+			     __field(unsigned long, chunks_1g)),
+	    TP_fast_assign(__entry->start = req->start;
+			   __entry->len = req->len;
+			   __entry->key = req->key;
+			   __entry->user = req->user;
+			   __entry->present = res->pinned.present;
+			   __entry->runs_prepared = res->after.runs;
+			   __entry->runs = res->pinned.runs;
+			   __entry->chunks_2m_prepared = res->after.chunks_2m;
+			   __entry->chunks_2m = res->pinned.chunks_2m;
+			   __entry->chunks_1g = res->pinned.chunks_1g;),
+	    TP_printk("start=0x%lx len=0x%lx key=0x%llx user=%s present=%lu runs=%lu (prepared %lu) chunks_2m=%lu (prepared %lu) chunks_1g=%lu",
+		      __entry->start, __entry->len, __entry->key,
+		      show_contig_dma_user(__entry->user), __entry->present,
+		      __entry->runs, __entry->runs_prepared,
+		      __entry->chunks_2m, __entry->chunks_2m_prepared,
+		      __entry->chunks_1g)
 );
 
 TRACE_EVENT(contig_dma_skip,

@@ -55,7 +55,9 @@ vfio_policy_sides() {
 # ibv_reg_mr (rdma_loopback), policy never REPS times, then always REPS
 # times (an "always" run frees a contiguous buffer that a later "never"
 # run would get: never first). Then an unwritten MADV_HUGEPAGE buffer
-# (the fault path compacts for THPs) both ways. Each run's JSON carries
+# (the fault path compacts for THPs) both ways, and a buffer shared
+# copy-on-write with a child (the pin copies it) both ways, through both
+# interfaces. Each run's JSON carries
 # its repetition and contig's pages_populated(_in_place) deltas; the
 # report compares medians. Leaves the policy at "madvise".
 populate_policy_sides() {
@@ -75,13 +77,23 @@ populate_policy_sides() {
 		contig_policy $policy || fail_bench "contig policy $policy"
 		populate_run "$size" vfio thp 0 $policy 1 "$iova"
 	done
+	# Written whole, then shared copy-on-write with a child: the pin
+	# copies every page (backing "fork")
+	for policy in never always; do
+		contig_policy $policy || fail_bench "contig policy $policy"
+		populate_run "$size" vfio fork 100 $policy 1 "$iova"
+		populate_run "$size" rdma fork 100 $policy 1 "$iova"
+	done
 	contig_policy madvise
 }
 
 # populate_run SIZE vfio|rdma BACKING PCT POLICY REP IOVA: one run of
-# populate_policy_sides
+# populate_policy_sides. BACKING "fork" is 4 KiB pages written whole and
+# shared copy-on-write with a child across the map.
 populate_run() {
 	size=$1 what=$2 backing=$3 pct=$4 policy=$5 rep=$6 iova=$7
+	buf="--backing $backing --populated $pct"
+	[ "$backing" = fork ] && buf="--backing nothp --fork"
 	stats=/sys/kernel/mm/contig_dma/stats
 	pop=$(cat $stats/pages_populated)
 	inplace=$(cat $stats/pages_populated_in_place)
@@ -92,12 +104,11 @@ populate_run() {
 	echo 1 > $T/events/contig_dma/contig_dma_prepare/enable
 	if [ "$what" = vfio ]; then
 		out=$(vfio_edu --size "$size" --iova "$iova" --offsets 16 \
-			--backing "$backing" --populated "$pct" --json) ||
+			$buf --json) ||
 			fail_bench "vfio_edu $backing $pct %, policy $policy, $size MiB"
 	else
 		out=$(rdma_loopback --size "$size" --peer-size 16 --offsets 16 \
-			--backing "$backing" --populated "$pct" --skip-extra \
-			--json 2>/tmp/rdma.err) ||
+			$buf --skip-extra --json 2>/tmp/rdma.err) ||
 			{ cat /tmp/rdma.err; fail_bench "rdma_loopback $pct %, policy $policy, $size MiB"; }
 	fi
 	pop=$(($(cat $stats/pages_populated) - pop))

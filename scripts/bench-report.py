@@ -436,6 +436,9 @@ def populate_table(results):
         if backing == "thp":
             target = "< 1.0x"
             ok = ratio is not None and ratio < 1.0
+        elif backing == "fork":
+            target = f"{chunks} chunks"
+            ok = bool(first and first["chunks_2m"] == chunks)
         elif pct == 0:
             target = f"<= 1.0x, {chunks} chunks"
             ok = (ratio is not None and ratio <= 1.0 and first and
@@ -449,7 +452,8 @@ def populate_table(results):
             target, ok = "", None
         lines.append([
             f"{'VFIO type1' if what == 'vfio' else 'ibv_reg_mr'} "
-            f"{size} MiB {backing} {pct} % written",
+            f"{size} MiB " + ("nothp, shared with a child" if backing == "fork"
+                              else f"{backing} {pct} % written"),
             layout(nv[0] if nv else None), layout(first), ncell, acell,
             f"{ratio:.2f}x" if ratio else "-",
             f"{first['populated']} ({first['populated_in_place']}, "

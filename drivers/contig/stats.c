@@ -147,16 +147,18 @@ void contig_dma_account_pinned(const struct contig_dma_result *res)
 		atomic64_inc(&counters.requests_changed_by_pin);
 }
 
+#if IS_ENABLED(CONFIG_KUNIT)
 /**
  * contig_dma_bytes_contiguous() - the bytes_contiguous statistic
  *
  * Return: its value now, for KUnit.
  */
-VISIBLE_IF_KUNIT u64 contig_dma_bytes_contiguous(void)
+u64 contig_dma_bytes_contiguous(void)
 {
 	return atomic64_read(&counters.bytes_contiguous);
 }
 EXPORT_SYMBOL_IF_KUNIT(contig_dma_bytes_contiguous);
+#endif
 
 struct stat_attr {
 	struct kobj_attribute attr;

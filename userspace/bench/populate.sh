@@ -7,8 +7,10 @@
 # 4 KiB pages written 0 %, 50 % or 100 % before a VFIO type1 map and an
 # ibv_reg_mr, policy never against always, two repetitions each; then an
 # unwritten MADV_HUGEPAGE buffer (the stock fault path compacts memory
-# for its THPs). vfio_edu and rdma_loopback verify every byte and that
-# the pages written before read back, those not written read zero.
+# for its THPs); then a buffer written whole and shared copy-on-write
+# with a child, whose every page the pin copies. vfio_edu and
+# rdma_loopback verify every byte and that the pages written before read
+# back, those not written read zero, and each side of a fork its own.
 . /contig/lib.sh
 . /contig/bench-lib.sh
 bench_failed=0

@@ -122,6 +122,11 @@ map "type1 always 64M THP off, none written" --size 64 --backing nothp --populat
 map "type1 always 64M THP off, half written" --size 64 --backing nothp --populated 50 --expect-contig
 map "iommufd always 64M THP off, half written" --size 64 --backing nothp --populated 50 --iface iommufd --expect-contig
 map "iommufd always 64M memfd, none written" --size 64 --backing memfd --populated 0 --iface iommufd --expect-contig
+# With THP on (MADV_HUGEPAGE), a whole 2 MiB of holes whose target is a
+# whole free block gets one PMD-mapped THP there
+thps=$(stat thp_populated)
+map "type1 always 64M MADV_HUGEPAGE, none written" --size 64 --backing thp --populated 0 --expect-contig
+thps=$(($(stat thp_populated) - thps))
 fork_in_place=$(stat pages_populated_in_place)
 changed=$(stat requests_changed_by_pin)
 fork_chunks=$(stat chunks_2m)
@@ -137,42 +142,47 @@ fork_chunks=$(($(stat chunks_2m) - fork_chunks))
 	fail "$fork_chunks 2 MiB chunks counted for the shared buffer, expected 32"
 populated=$(($(stat pages_populated) - populated))
 in_place=$(($(stat pages_populated_in_place) - in_place))
-log "contig populated $populated pages for those maps, $in_place of them allocated at their target ($fork_in_place of the copies of the shared buffer)"
-# The anonymous holes (16384 + 8192 + 8192) and the copies of the pages
-# shared with the child (16384) are made at their targets where those
-# are free, which the window search prefers, or once the page there has
-# been migrated away; the memfd holes come from the fault path.
-[ $in_place -gt 0 ] && [ $in_place -le 49152 ] ||
-	fail "$in_place pages populated at their target, expected 1 to 49152"
+log "contig populated $populated pages for those maps, $in_place of them allocated at their target ($fork_in_place of the copies of the shared buffer), $thps THPs"
+# The anonymous holes (16384 + 8192 + 8192 + 16384) and the copies of the
+# pages shared with the child (16384) are made at their targets where
+# those are free, which the window search prefers, or once the page there
+# has been migrated away; the memfd holes come from the fault path.
+[ $in_place -gt 0 ] && [ $in_place -le 65536 ] ||
+	fail "$in_place pages populated at their target, expected 1 to 65536"
 [ $fork_in_place -gt 0 ] ||
 	fail "no copy of the shared buffer made at its target"
-[ $populated -eq $((16384 + 8192 + 8192 + 16384 + 16384)) ] ||
-	fail "contig populated $populated pages, expected $((16384 + 8192 + 8192 + 16384 + 16384))"
+want=$((16384 + 8192 + 8192 + 16384 + 16384 + 16384))
+[ $populated -eq $want ] ||
+	fail "contig populated $populated pages, expected $want"
 # The memory cgroup pays for what contig populates as it would for the
 # pin's faults: over the map of an unwritten 64 MiB, its memory.current
 # grows by the buffer's size and by the same with policy never and always
-# (the page tables aside, the IOMMU's among them: within 1 MiB).
+# (the page tables aside, the IOMMU's among them: within 1 MiB), through
+# VFIO type1 and through iommufd.
 cg=/sys/fs/cgroup
 grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg
 echo +memory > $cg/cgroup.subtree_control
 mkdir -p $cg/vfio_contig
-for p in never always; do
-	policy $p
-	out=$(vfio_edu --size 64 --backing nothp --populated 0 --offsets 16 \
-		--memcg $cg/vfio_contig --json) || fail "memcg, policy $p: vfio_edu failed"
-	echo "$out"
-	eval "memcg_$p=$(echo "$out" | sed -n 's/.*"memcg_map_bytes":\(-\{0,1\}[0-9]*\).*/\1/p')"
+for iface in type1 iommufd; do
+	for p in never always; do
+		policy $p
+		out=$(vfio_edu --size 64 --backing nothp --populated 0 --offsets 16 \
+			--iface $iface --memcg $cg/vfio_contig --json) ||
+			fail "memcg, $iface, policy $p: vfio_edu failed"
+		echo "$out"
+		eval "memcg_$p=$(echo "$out" | sed -n 's/.*"memcg_map_bytes":\(-\{0,1\}[0-9]*\).*/\1/p')"
+	done
+	policy always
+	log "$iface: memory.current grew by ${memcg_never:-?} bytes over the map with policy never, ${memcg_always:-?} with always"
+	if [ "${memcg_always:--1}" -lt $((64 << 20)) ] || [ "${memcg_never:--1}" -lt $((64 << 20)) ]; then
+		fail "$iface: memory.current grew by less than the 64 MiB the map populated"
+	else
+		diff=$((memcg_always - memcg_never))
+		[ ${diff#-} -le $((1 << 20)) ] ||
+			fail "$iface: memory.current grew by $diff bytes more with always than with never"
+	fi
 done
-policy always
 rmdir $cg/vfio_contig
-log "memory.current grew by ${memcg_never:-?} bytes over the map with policy never, ${memcg_always:-?} with always"
-if [ "${memcg_always:--1}" -lt $((64 << 20)) ] || [ "${memcg_never:--1}" -lt $((64 << 20)) ]; then
-	fail "memory.current grew by less than the 64 MiB the map populated"
-else
-	diff=$((memcg_always - memcg_never))
-	[ ${diff#-} -le $((1 << 20)) ] ||
-		fail "memory.current grew by $diff bytes more with always than with never"
-fi
 map1g "type1 always 1G anon" --size 1024 --iova 0x40000000 --bystander
 map "type1 always 256M at IOVA + 4 KiB" --size 256 --iova 0x40001000
 map "type1 always, no memlock allowance" --size 64 --no-memlock

@@ -10,10 +10,13 @@
  */
 #include <kunit/test.h>
 #include <linux/contig_dma.h>
+#include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
 #include <linux/sizes.h>
+#include <linux/swap.h>
+#include <linux/vma_defrag.h>
 
 #include "../internal.h"
 #include "user_mem.h"
@@ -534,6 +537,78 @@ static void populate_zero_page(struct kunit *test)
 	}
 }
 
+/* Migrate the page mapped at @va into frame @pfn, free: true if done */
+static bool move_page_to_frame(unsigned long va, unsigned long pfn)
+{
+	struct vma_defrag_move move[2] = {};
+	struct folio *folio = user_mem_folio_at(va, NULL);
+
+	if (!folio)
+		return false;
+	if (alloc_contig_range(pfn, pfn + 1, MIGRATE_MOVABLE, GFP_KERNEL)) {
+		folio_put(folio);
+		return false;
+	}
+	move[0].src = folio;
+	move[0].dst = page_folio(pfn_to_page(pfn));
+	if (vma_defrag_migrate_to(move, 1))
+		return true;
+	__free_page(pfn_to_page(pfn));
+	return false;
+}
+
+/*
+ * A hole whose target frame another mapping's page took: that page is
+ * migrated away (evicted) and the hole filled at its target, one copy.
+ * The range is first placed in one run; then HOLE pages in its middle are
+ * dropped and another mapping's pages migrated into their frames. The
+ * cheapest window is then the range's own: every present page is in
+ * place, and each hole costs the copy of the page in its frame. Every
+ * page of the three mappings keeps its data; the holes read zero.
+ */
+static void populate_evicts(struct kunit *test)
+{
+	unsigned long c = user_mem_map_anon(test, HOLE, 0);
+	unsigned long a, b, base, i, taken = 0;
+	struct contig_dma_result res;
+	struct folio *folio;
+
+	user_mem_map_interleaved(test, &a, &b);
+	user_mem_no_thp(test, c, HOLE);
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
+					       &res), 0);
+	KUNIT_ASSERT_EQ(test, res.after.runs, 1);
+	folio = user_mem_folio_at(a, &base);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	folio_put(folio);
+
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a + SZ_1M, HOLE,
+					 MADV_DONTNEED), 0);
+	user_mem_fill(test, c, HOLE, 4);
+	lru_add_drain_all();
+	for (i = 0; i < HOLE / PAGE_SIZE; i++)
+		taken += move_page_to_frame(c + i * PAGE_SIZE,
+					    base + (SZ_1M >> PAGE_SHIFT) + i);
+	KUNIT_ASSERT_GT_MSG(test, taken, 0,
+			    "no page could be moved into the holes' frames");
+
+	KUNIT_ASSERT_EQ(test, prepare_populate(a, SZ_2M, CONTIG_DMA_PIN_WRITE,
+					       &res), 0);
+	KUNIT_EXPECT_EQ(test, res.outcome, CONTIG_DMA_PREPARED);
+	KUNIT_EXPECT_EQ(test, res.moves.evicted, taken);
+	KUNIT_EXPECT_EQ(test, res.moves.populated_in_place, HOLE / PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, res.moves.migrated + res.moves.exchanged, 0);
+	KUNIT_EXPECT_EQ(test, res.after.runs, 1);
+	KUNIT_EXPECT_EQ(test, res.after.chunks_2m, 1);
+	if (res.moves.evicted != taken || res.after.runs != 1)
+		log_moves(test, &res);
+	user_mem_check(test, a, SZ_1M, 1);
+	user_mem_check_zero(test, a + SZ_1M, HOLE);
+	user_mem_check(test, a + SZ_1M + HOLE, SZ_1M - HOLE, 1);
+	user_mem_check(test, b, SZ_2M, 2);
+	user_mem_check(test, c, HOLE, 4);
+}
+
 /*
  * Holes whose targets are other pages' frames: with exchanges only, every
  * hole gets a page elsewhere, which then swaps with the target's owner.
@@ -733,6 +808,7 @@ static struct kunit_case contig_dma_cases[] = {
 	KUNIT_CASE_SLOW(populate_into_place),
 	KUNIT_CASE_SLOW(populate_thp),
 	KUNIT_CASE_SLOW(populate_zero_page),
+	KUNIT_CASE_SLOW(populate_evicts),
 	KUNIT_CASE_SLOW(populate_holes_exchange_only),
 	KUNIT_CASE_SLOW(populate_not_asked),
 	KUNIT_CASE_SLOW(populate_read_only_anon),

@@ -170,3 +170,30 @@ rxe_mr_pages() {
 		}
 	}' /tmp/rdma.mrs
 }
+
+# memcg_dir NAME: a memory cgroup NAME of its own under cgroup v2's root
+# (mounted if need be); prints its path
+memcg_dir() {
+	cg=/sys/fs/cgroup
+	grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg || return 1
+	echo +memory > $cg/cgroup.subtree_control || return 1
+	mkdir -p $cg/$1 && echo $cg/$1
+}
+
+# memcg_verdict NEVER ALWAYS BYTES: did memory.current grow, over a map
+# or registration whose pin populated BYTES, by BYTES at least with policy
+# never and with always, and by the same with both (within 1 MiB: page
+# tables)? memory.current moves in batches: each CPU keeps up to 64
+# pages charged ahead (MEMCG_CHARGE_BATCH), which a charge may use up
+# without memory.current growing, so BYTES less that much. Prints why not.
+memcg_verdict() {
+	least=$(($3 - 64 * 4096 * $(nproc)))
+	if [ "${1:--1}" -lt $least ] || [ "${2:--1}" -lt $least ]; then
+		echo "memory.current grew by less than the $3 bytes populated (less the per-CPU batches: $least)"
+		return 1
+	fi
+	diff=$(($2 - $1))
+	[ ${diff#-} -le $((1 << 20)) ] && return 0
+	echo "memory.current grew by $diff bytes more with always than with never"
+	return 1
+}

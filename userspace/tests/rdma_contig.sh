@@ -23,7 +23,10 @@
 #    or shared copy-on-write with a child (the pin copies it), still gets
 #    pages of 2 MiB or more with "always": contig does what the pin will
 #    first (pages_populated counts it), every byte checked, the child's
-#    copy too.
+#    copy too; the shared buffer's copies are made at their targets, and
+#    no registration's pin changes the layout contig counted;
+#  - the memory cgroup of a registration is charged for what contig
+#    populates as for the pin's faults.
 # The fragmenter verifies every page it held (other processes' memory) at
 # the end.
 . /contig/lib.sh
@@ -180,6 +183,28 @@ log "contig: $(($(stat requests) - requests)) requests, $populated pages populat
 # B and C (16 MiB each, written only once registered), in each of the 4
 want=$((16384 + 8192 + 16384 + 16384 + 4 * 2 * 4096))
 [ $populated -eq $want ] || fail "contig populated $populated pages, expected $want"
+
+# The memory cgroup pays for what contig populates for ibv_reg_mr() as it
+# would for the pin's faults: over the registration of an unwritten
+# 64 MiB (A; its peers are registered after), memory.current grows by
+# the buffer's size, and by the same with policy never and always
+# (memcg_verdict)
+if dir=$(memcg_dir rdma_contig); then
+	for p in never always; do
+		contig_policy $p || fail "cannot set policy $p"
+		rdma_loopback --json --size 64 --peer-size $PEER_MIB --offsets 16 \
+			--backing nothp --populated 0 --skip-extra --no-repeat \
+			--memcg $dir > /tmp/rdma_memcg.json 2> /tmp/rdma_memcg.err ||
+			{ cat /tmp/rdma_memcg.err; fail "memcg, policy $p: rdma_loopback failed"; }
+		eval "memcg_$p=$(json_field memcg_reg_bytes /tmp/rdma_memcg.json)"
+	done
+	log "memory.current grew by ${memcg_never:-?} bytes over the registration with policy never, ${memcg_always:-?} with always"
+	why=$(memcg_verdict "$memcg_never" "$memcg_always" $((64 << 20))) ||
+		fail "$why"
+	rmdir $dir
+else
+	fail "no memory cgroup"
+fi
 
 echo 0 > $T/events/ib_umem/ib_umem_layout/enable
 echo 0 > $T/events/contig_dma/contig_dma_prepare/enable

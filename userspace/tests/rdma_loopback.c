@@ -52,6 +52,9 @@
  * registration (whose writable pin gives the parent copies of its own) to
  * the end: the child's copy must keep the pattern whatever the transfers
  * into the parent's A did, and the child's writes must not reach it.
+ * With --memcg DIR, the process runs in that memory cgroup (v2), and the
+ * growth of its memory.current over A's first registration is reported
+ * (memcg_reg_bytes): what the pin, or contig for it, charged.
  *
  * With --reg-cycles N, A is finally deregistered and registered again N
  * times (timed), each time followed by a WRITE and a READ of four chunks
@@ -81,6 +84,7 @@
 
 #include "lib/layout.h"
 #include "lib/membuf.h"
+#include "lib/memcg.h"
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -141,6 +145,7 @@ struct options {
 	bool skip_extra;
 	unsigned int populated_pct;	/* --populated */
 	bool fork_child;		/* --fork */
+	const char *memcg;		/* --memcg */
 	bool json;
 };
 
@@ -159,6 +164,7 @@ struct stats {
 	unsigned int reg_cycles;		/* cycles that verified */
 	unsigned int reg_cycle_regs;		/* registrations timed */
 	unsigned long long reg_cycle_us;	/* their total time */
+	long memcg_reg_bytes;	/* --memcg: growth over A's registration */
 };
 
 struct region {
@@ -205,6 +211,7 @@ struct test {
 	unsigned int populated_pct;	/* of A's pages written before reg */
 	pid_t child;			/* --fork: shares A, or -1 */
 	int child_go;			/* a byte there: check your copy */
+	const char *memcg;		/* --memcg, or NULL */
 };
 
 static FILE *info_out;
@@ -242,7 +249,7 @@ static void usage(FILE *f)
 		"       [--backing anon|thp|nothp|memfd (default anon)]\n"
 		"       [--reg-cycles N (default 0)] [--no-repeat]\n"
 		"       [--while-registered CMD] [--skip-extra]\n"
-		"       [--populated PCT] [--fork] [--json]\n"
+		"       [--populated PCT] [--fork] [--memcg DIR] [--json]\n"
 		"  --size MiB      size of A, the buffer under test\n"
 		"  --peer-size MiB size of B and C, at most and by default\n"
 		"                  --size: A's chunks go to offsets spread\n"
@@ -260,7 +267,10 @@ static void usage(FILE *f)
 		"  --populated PCT write only PCT %% of A's pages before its\n"
 		"                  registration; the rest must read zero\n"
 		"  --fork          a child shares A copy-on-write across its\n"
-		"                  registration; each side keeps its own bytes\n");
+		"                  registration; each side keeps its own bytes\n"
+		"  --memcg DIR     run in the memory cgroup DIR (cgroup v2) and\n"
+		"                  report what memory.current grew by over A's\n"
+		"                  first registration\n");
 }
 
 static int parse_uint(const char *name, const char *s, unsigned long min,
@@ -309,13 +319,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "skip-extra",	no_argument,	   NULL, 'x' },
 		{ "populated",	required_argument, NULL, 'P' },
 		{ "fork",	no_argument,	   NULL, 'F' },
+		{ "memcg",	required_argument, NULL, 'M' },
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:s:o:i:b:r:p:nw:xP:Fjh", longopts,
+	while ((c = getopt_long(argc, argv, "d:s:o:i:b:r:p:nw:xP:FM:jh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -360,6 +371,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_uint("populated", optarg, 0, 100,
 				       &o->populated_pct))
 				return -1;
+			break;
+		case 'M':
+			o->memcg = optarg;
 			break;
 		case 'F':
 			o->fork_child = true;
@@ -1017,6 +1031,7 @@ static int setup_memory(struct test *t, size_t size, size_t peer,
 			enum backing backing, bool repeat, struct stats *st)
 {
 	unsigned long long us;
+	long memcg;
 
 	if (alloc_region(&t->a, "A", size, backing) ||
 	    alloc_region(&t->b, "B", peer, backing) ||
@@ -1027,8 +1042,14 @@ static int setup_memory(struct test *t, size_t size, size_t peer,
 	if (t->child == 0 && fork_child(t))
 		return -1;
 
+	memcg = t->memcg ? memcg_current(t->memcg) : -1;
 	if (reg_region(t, &t->a, ACCESS_DATA, &st->reg_first_us))
 		return -1;
+	if (memcg >= 0 && memcg_current(t->memcg) >= 0) {
+		st->memcg_reg_bytes = memcg_current(t->memcg) - memcg;
+		info("memcg %s: memory.current grew by %ld bytes over A's registration",
+		     t->memcg, st->memcg_reg_bytes);
+	}
 	/* What the pin populated reads zero; then it gets the pattern */
 	if (fill_a(t, true)) {
 		error("pages of A the registration populated did not read zero");
@@ -2064,6 +2085,7 @@ static void run_test(const struct options *o, struct stats *st)
 	memset(&t, 0, sizeof(t));
 	t.populated_pct = o->populated_pct;
 	t.child = o->fork_child ? 0 : -1;
+	t.memcg = o->memcg;
 	t.a.memfd = -1;
 	t.b.memfd = -1;
 	t.c.memfd = -1;
@@ -2098,13 +2120,13 @@ static void print_result(const struct options *o, const struct stats *st)
 		       "\"chunks_1g\": %lu, \"backing\": \"%s\", "
 		       "\"atomics_ok\": %u, \"sends_ok\": %u, \"mw_ok\": %u, "
 		       "\"submr_ok\": %u, \"reg_cycles\": %u, "
-		       "\"reg_cycle_avg_us\": %llu}\n",
+		       "\"reg_cycle_avg_us\": %llu, \"memcg_reg_bytes\": %ld}\n",
 		       o->size_mib, st->writes_ok, st->reads_ok, st->failed,
 		       st->reg_first_us, st->reg_repeat_us, st->a_layout.runs,
 		       st->a_layout.longest_run, st->a_layout.chunks_2m,
 		       st->a_layout.chunks_1g, backing_names[o->backing],
 		       st->atomics_ok, st->sends_ok, st->mw_ok, st->submr_ok,
-		       st->reg_cycles, cycle_us);
+		       st->reg_cycles, cycle_us, st->memcg_reg_bytes);
 	else
 		printf(PROG ": RESULT size_mib=%u writes_ok=%u reads_ok=%u "
 		       "failed=%u reg_first_us=%llu reg_repeat_us=%llu "
@@ -2141,7 +2163,7 @@ int main(int argc, char **argv)
 		.dev = "rxe0", .size_mib = 64, .offsets = 16, .iters = 1,
 		.backing = BACK_ANON, .populated_pct = 100,
 	};
-	struct stats st = { 0 };
+	struct stats st = { .memcg_reg_bytes = -1 };
 	int ret;
 
 	info_out = stdout;
@@ -2159,6 +2181,11 @@ int main(int argc, char **argv)
 	}
 	if (ret < 0) {
 		usage(stderr);
+		st.failed = 1;
+		print_result(&o, &st);
+		return 1;
+	}
+	if (o.memcg && memcg_enter(o.memcg)) {
 		st.failed = 1;
 		print_result(&o, &st);
 		return 1;

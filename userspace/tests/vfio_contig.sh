@@ -156,37 +156,27 @@ want=$((16384 + 8192 + 8192 + 16384 + 16384 + 16384))
 	fail "contig populated $populated pages, expected $want"
 # The memory cgroup pays for what contig populates as it would for the
 # pin's faults: over the map of an unwritten 64 MiB, its memory.current
-# grows by the buffer's size and by the same with policy never and always
-# (the page tables aside, the IOMMU's among them: within 1 MiB), through
-# VFIO type1 and through iommufd. memory.current moves in batches: each
-# CPU keeps up to 64 pages charged ahead (MEMCG_CHARGE_BATCH), which a
-# charge may use up without memory.current growing; so the buffer's size
-# less that much at the least.
-least=$(((64 << 20) - 64 * 4096 * $(nproc)))
-cg=/sys/fs/cgroup
-grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg
-echo +memory > $cg/cgroup.subtree_control
-mkdir -p $cg/vfio_contig
-for iface in type1 iommufd; do
-	for p in never always; do
-		policy $p
-		out=$(vfio_edu --size 64 --backing nothp --populated 0 --offsets 16 \
-			--iface $iface --memcg $cg/vfio_contig --json) ||
-			fail "memcg, $iface, policy $p: vfio_edu failed"
-		echo "$out"
-		eval "memcg_$p=$(echo "$out" | sed -n 's/.*"memcg_map_bytes":\(-\{0,1\}[0-9]*\).*/\1/p')"
+# grows by the buffer's size, and by the same with policy never and
+# always (memcg_verdict), through VFIO type1 and through iommufd.
+if dir=$(memcg_dir vfio_contig); then
+	for iface in type1 iommufd; do
+		for p in never always; do
+			policy $p
+			out=$(vfio_edu --size 64 --backing nothp --populated 0 \
+				--offsets 16 --iface $iface --memcg $dir --json) ||
+				fail "memcg, $iface, policy $p: vfio_edu failed"
+			echo "$out"
+			eval "memcg_$p=$(echo "$out" | sed -n 's/.*"memcg_map_bytes":\(-\{0,1\}[0-9]*\).*/\1/p')"
+		done
+		policy always
+		log "$iface: memory.current grew by ${memcg_never:-?} bytes over the map with policy never, ${memcg_always:-?} with always"
+		why=$(memcg_verdict "$memcg_never" "$memcg_always" $((64 << 20))) ||
+			fail "$iface: $why"
 	done
-	policy always
-	log "$iface: memory.current grew by ${memcg_never:-?} bytes over the map with policy never, ${memcg_always:-?} with always"
-	if [ "${memcg_always:--1}" -lt $least ] || [ "${memcg_never:--1}" -lt $least ]; then
-		fail "$iface: memory.current grew by less than the 64 MiB the map populated (less the per-CPU batches: $least bytes)"
-	else
-		diff=$((memcg_always - memcg_never))
-		[ ${diff#-} -le $((1 << 20)) ] ||
-			fail "$iface: memory.current grew by $diff bytes more with always than with never"
-	fi
-done
-rmdir $cg/vfio_contig
+	rmdir $dir
+else
+	fail "no memory cgroup"
+fi
 map1g "type1 always 1G anon" --size 1024 --iova 0x40000000 --bystander
 map "type1 always 256M at IOVA + 4 KiB" --size 256 --iova 0x40001000
 map "type1 always, no memlock allowance" --size 64 --no-memlock

@@ -80,6 +80,7 @@
 
 #include "lib/iommufd_abi.h"
 #include "lib/layout.h"
+#include "lib/memcg.h"
 
 #define PROG			"vfio_edu"
 
@@ -1166,42 +1167,6 @@ static int bystander_setup(struct bystander *bs, struct vfio_dev *d,
 			SZ_1G,
 	};
 	return 0;
-}
-
-/* --memcg: move this process into the cgroup DIR */
-static int memcg_enter(const char *dir)
-{
-	char path[PATH_MAX];
-	FILE *f;
-	int bad;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	f = fopen(path, "w");
-	if (!f) {
-		log_err("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	bad = fprintf(f, "0\n") < 0;
-	bad |= fclose(f) != 0;
-	if (bad)
-		log_err("%s: cannot move there", path);
-	return bad ? -1 : 0;
-}
-
-/* --memcg: DIR/memory.current in bytes, or -1 */
-static long memcg_current(const char *dir)
-{
-	char path[PATH_MAX];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/memory.current", dir);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	if (f)
-		fclose(f);
-	return v;
 }
 
 static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r,

@@ -1328,17 +1328,6 @@ static pmd_t *alloc_pmd(struct mm_struct *mm, unsigned long va)
 #define FILL_SKIP	ERR_PTR(-EBUSY)
 
 /*
- * Would a long-term pin copy @page before pinning it? An anonymous page
- * not exclusive to the mm mapping it (shared copy-on-write after a fork,
- * or a KSM page): gup_must_unshare(), for a read-only pin as for a
- * writable one. Read under the lock of the entry that maps it.
- */
-static bool pin_copies(struct page *page)
-{
-	return PageAnon(page) && !PageAnonExclusive(page);
-}
-
-/*
  * What a fill puts in place of page-table entry @pte of @vma at @addr, as
  * the pin's fault would: a zeroed page for nothing mapped or for the
  * shared zero page (NULL); a copy of @pte's page when the pin would copy
@@ -1356,7 +1345,7 @@ static struct page *fill_source(struct vm_area_struct *vma,
 	if (is_zero_pfn(pte_pfn(pte)))
 		return NULL;
 	page = vm_normal_page(vma, addr, pte);
-	return page && pin_copies(page) ? page : FILL_SKIP;
+	return page && vma_defrag_pin_copies(page) ? page : FILL_SKIP;
 }
 
 /*
@@ -1371,14 +1360,15 @@ static void split_shared_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 	pmd_t val = pmdp_get_lockless(pmd);
 
 	if (pmd_trans_huge(val) &&
-	    (is_huge_zero_pmd(val) || pin_copies(pmd_page(val))))
+	    (is_huge_zero_pmd(val) || vma_defrag_pin_copies(pmd_page(val))))
 		split_huge_pmd(vma, pmd, va);
 }
 
 /*
  * Map new pages at @va and the pages after it, all under one PMD, where
  * the pin would put new pages: holes, the shared zero page, and pages the
- * pin would copy (pin_copies()), whose content the new page takes. They
+ * pin would copy (vma_defrag_pin_copies()), whose content the new page
+ * takes. They
  * are mapped as do_anonymous_page() maps a write fault's page and
  * wp_page_copy() a copy (for a read-only pin, as its unsharing fault
  * does: exclusive, not writable), under one hold of mmap_lock and of the
@@ -1443,7 +1433,11 @@ static unsigned long install_run(struct defrag_ctx *ctx, unsigned long va,
 
 		if (IS_ERR(run[k].src))
 			continue;
-		if (!folio)
+		/* Zeroed, unless the copy below overwrites it */
+		if (!folio && run[k].src)
+			folio = vma_alloc_folio(GFP_HIGHUSER_MOVABLE, 0, vma,
+						addr, false);
+		else if (!folio)
 			folio = vma_alloc_zeroed_movable_folio(vma, addr);
 		else if (!run[k].src)
 			clear_user_highpage(&folio->page, addr);
@@ -2222,8 +2216,8 @@ static long read_pfns(struct defrag_ctx *ctx, unsigned long first,
 		}
 		after_hole = false;
 		if (may_fill(ctx, vma) &&
-		    pin_copies(fw.level == FW_LEVEL_PTE ? fw.page :
-			       &folio->page)) {
+		    vma_defrag_pin_copies(fw.level == FW_LEVEL_PTE ? fw.page :
+					  &folio->page)) {
 			/* The pin would copy it: a hole to the plan */
 			__set_bit(i, ctx->fill);
 			ctx->has_anon = true;

@@ -158,7 +158,7 @@ EXPORT_SYMBOL_IF_KUNIT(contig_layout_check_range);
  */
 static bool cow_shared(struct page *page)
 {
-	return page && PageAnon(page) && !PageAnonExclusive(page);
+	return page && vma_defrag_pin_copies(page);
 }
 
 static int layout_pmd_entry(pmd_t *pmd, unsigned long addr,

@@ -486,7 +486,7 @@ void contig_dma_pinned(struct mm_struct *mm,
 {
 	might_sleep();
 	if (req->claims)
-		vma_defrag_unclaim(req->claims);
+		contig_dma_unclaim(req->claims);
 	if (err || !(req->flags & CONTIG_DMA_PIN_REPORT) ||
 	    (res->outcome != CONTIG_DMA_PREPARED &&
 	     res->outcome != CONTIG_DMA_IN_PLACE))

@@ -80,6 +80,8 @@ void contig_dma_account(const struct contig_dma_request *req,
 {
 	const struct vma_defrag_stats *m = &res->moves;
 	unsigned long failed = vma_defrag_failed(m);
+	/* Counted once the caller has pinned: contig_dma_account_pinned() */
+	bool layout_later = req->flags & CONTIG_DMA_PIN_REPORT;
 	int i;
 
 	atomic64_inc(&counters.requests);
@@ -97,7 +99,7 @@ void contig_dma_account(const struct contig_dma_request *req,
 	case CONTIG_DMA_PREPARED:
 		break;
 	case CONTIG_DMA_IN_PLACE:
-		if (!(req->flags & CONTIG_DMA_PIN_REPORT))
+		if (!layout_later)
 			account_layout(&res->after);
 		fallthrough;
 	default:
@@ -120,8 +122,7 @@ void contig_dma_account(const struct contig_dma_request *req,
 	count_vm_events(CONTIG_DMA_MIGRATED, m->migrated);
 	count_vm_events(CONTIG_DMA_EXCHANGED, m->exchanged);
 	count_vm_events(CONTIG_DMA_FAILED, failed);
-	if (res->outcome == CONTIG_DMA_PREPARED &&
-	    !(req->flags & CONTIG_DMA_PIN_REPORT))
+	if (res->outcome == CONTIG_DMA_PREPARED && !layout_later)
 		account_layout(&res->after);
 }
 

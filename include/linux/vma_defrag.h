@@ -51,6 +51,24 @@ struct mm_struct;
 struct defrag_claim;
 
 /**
+ * vma_defrag_pin_copies() - would a long-term pin copy this page first
+ * @page: a page mapped by a process; read under the lock of the entry
+ *	that maps it (for a PMD mapping, the head page)
+ *
+ * An anonymous page not exclusive to the mm mapping it (shared
+ * copy-on-write after a fork(), or a KSM page) is copied by a long-term
+ * pin, writable or read-only, before it is pinned (gup_must_unshare()).
+ * The one rule for the layout's count of such pages and for the engine,
+ * which makes that copy at the page's target (VMA_DEFRAG_POPULATE).
+ *
+ * Return: true if the pin would pin a copy rather than @page.
+ */
+static inline bool vma_defrag_pin_copies(struct page *page)
+{
+	return PageAnon(page) && !PageAnonExclusive(page);
+}
+
+/**
  * vma_defrag_vma_supported() - may the engine move the pages of a VMA
  * @vma: the VMA
  *

@@ -285,9 +285,8 @@ static void prepare_free_only(struct kunit *test)
  * With CONTIG_DMA_PIN_REPORT the layout is counted once the caller has
  * pinned (contig_dma_pinned()), as it is then: a range left in one
  * congruent run counts 2 MiB; the same range emptied between the request
- * and the pin (as another thread could) counts nothing, and is counted as
- * changed by the pin; a pin that failed counts nothing either. The claims
- * are given up every time.
+ * and the pin (as another thread could) counts nothing; a pin that failed
+ * counts nothing either. The claims are given up every time.
  */
 static void pinned_counts_what_the_pin_left(struct kunit *test)
 {

@@ -1031,7 +1031,7 @@ static int setup_memory(struct test *t, size_t size, size_t peer,
 			enum backing backing, bool repeat, struct stats *st)
 {
 	unsigned long long us;
-	long memcg;
+	long memcg, now;
 
 	if (alloc_region(&t->a, "A", size, backing) ||
 	    alloc_region(&t->b, "B", peer, backing) ||
@@ -1045,8 +1045,9 @@ static int setup_memory(struct test *t, size_t size, size_t peer,
 	memcg = t->memcg ? memcg_current(t->memcg) : -1;
 	if (reg_region(t, &t->a, ACCESS_DATA, &st->reg_first_us))
 		return -1;
-	if (memcg >= 0 && memcg_current(t->memcg) >= 0) {
-		st->memcg_reg_bytes = memcg_current(t->memcg) - memcg;
+	now = memcg >= 0 ? memcg_current(t->memcg) : -1;
+	if (now >= 0) {
+		st->memcg_reg_bytes = now - memcg;
 		info("memcg %s: memory.current grew by %ld bytes over A's registration",
 		     t->memcg, st->memcg_reg_bytes);
 	}

@@ -1175,7 +1175,7 @@ static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r,
 	struct bystander bs = { 0 };
 	pthread_t thread;
 	uint64_t t0, t1;
-	long pins, memcg;
+	long pins, memcg, now;
 	int ret;
 
 	if (layout_from_pagemap(0, (uintptr_t)b->va, b->size, b->iova,
@@ -1197,8 +1197,9 @@ static int map_buffer(struct vfio_dev *d, struct dmabuf *b, struct result *r,
 	t0 = now_ns();
 	ret = dma_map(d, b);
 	t1 = now_ns();
-	if (o->memcg && memcg >= 0 && memcg_current(o->memcg) >= 0) {
-		r->memcg_map_bytes = memcg_current(o->memcg) - memcg;
+	now = memcg >= 0 ? memcg_current(o->memcg) : -1;
+	if (now >= 0) {
+		r->memcg_map_bytes = now - memcg;
 		log_info("memcg %s: memory.current grew by %ld bytes (%ld pages) over the map",
 			 o->memcg, r->memcg_map_bytes,
 			 r->memcg_map_bytes / (long)page_size);
